@@ -1,0 +1,206 @@
+//! The model catalog: which models pg_embed knows and how each one is run, as data.
+//!
+//! The entries live in `models.json` (compiled in, so a build always has a complete catalog).
+//! Code reads a [`ModelSpec`]; nothing about a particular model is written in code.
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EngineError, Result};
+
+/// The catalog compiled into this build.
+pub const BUILTIN_JSON: &str = include_str!("../models.json");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalog {
+    pub models: Vec<ModelSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelSpec {
+    /// The name SQL uses, also the model's folder name under the model directory.
+    pub name: String,
+    /// Hugging Face repository id and revision the files come from.
+    pub repo: String,
+    pub revision: String,
+    pub files: ModelFiles,
+    /// Length of the vectors the model produces.
+    pub dims: usize,
+    pub pooling: Pooling,
+    /// Texts are truncated to this many tokens (special tokens included).
+    pub max_tokens: usize,
+    /// "code", "doc" or "general".
+    pub role: String,
+    pub query_prefix: String,
+    pub document_prefix: String,
+    /// Whether the int8 file keeps retrieval quality (and may serve `precision = auto`).
+    pub int8_safe: bool,
+    /// Why int8 is or is not marked safe.
+    pub int8_note: String,
+    pub license: String,
+    /// Approximate size of the fp32 files, in megabytes.
+    pub approx_mb: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelFiles {
+    pub fp32: String,
+    pub int8: String,
+    pub tokenizer: String,
+}
+
+/// How token states become one vector.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Pooling {
+    /// "mean" (over the attention mask), "cls" (first token) or "pooled" (the graph already
+    /// returns one vector per text).
+    pub kind: PoolingKind,
+    /// The output to read; the first output if it is not found.
+    pub output: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolingKind {
+    Mean,
+    Cls,
+    Pooled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Precision {
+    Fp32,
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+impl Catalog {
+    pub fn parse(json: &str) -> Result<Catalog> {
+        serde_json::from_str(json).map_err(|e| EngineError::Catalog(e.to_string()))
+    }
+
+    pub fn builtin() -> Catalog {
+        Catalog::parse(BUILTIN_JSON).expect("the built-in catalog is checked by tests")
+    }
+
+    pub fn get(&self, name: &str) -> Result<&ModelSpec> {
+        self.models.iter().find(|m| m.name == name).ok_or_else(|| EngineError::UnknownModel(name.to_string()))
+    }
+}
+
+impl ModelSpec {
+    /// What is missing or wrong in this entry; empty when the entry is complete.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        for (field, value) in [
+            ("name", &self.name),
+            ("repo", &self.repo),
+            ("revision", &self.revision),
+            ("files.fp32", &self.files.fp32),
+            ("files.int8", &self.files.int8),
+            ("files.tokenizer", &self.files.tokenizer),
+            ("pooling.output", &self.pooling.output),
+            ("int8_note", &self.int8_note),
+            ("license", &self.license),
+        ] {
+            if value.trim().is_empty() {
+                p.push(format!("{field} is empty"));
+            }
+        }
+        if validate_name(&self.name).is_err() {
+            p.push("name is not a valid model name".into());
+        }
+        if self.dims == 0 {
+            p.push("dims is 0".into());
+        }
+        if self.max_tokens < 8 {
+            p.push("max_tokens is below 8".into());
+        }
+        if !matches!(self.role.as_str(), "code" | "doc" | "general") {
+            p.push(format!("role {:?} is not code, doc or general", self.role));
+        }
+        if self.approx_mb == 0 {
+            p.push("approx_mb is 0".into());
+        }
+        p
+    }
+
+    /// The ONNX file for a precision, inside `dir` (the model's own folder).
+    pub fn onnx_path(&self, dir: &Path, precision: Precision) -> PathBuf {
+        dir.join(match precision {
+            Precision::Fp32 => &self.files.fp32,
+            Precision::Int8 => &self.files.int8,
+        })
+    }
+}
+
+/// A model name must be one plain path component: letters, digits, `-`, `_`, `.`, not
+/// starting with a dot, at most 100 bytes. So no name can reach outside the model directory.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && matches!(Path::new(name).components().collect::<Vec<_>>().as_slice(), [Component::Normal(_)]);
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidModelName(name.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_entry_is_complete() {
+        let cat = Catalog::builtin();
+        for m in &cat.models {
+            assert!(m.problems().is_empty(), "{}: {:?}", m.name, m.problems());
+        }
+        let names: Vec<_> = cat.models.iter().map(|m| m.name.as_str()).collect();
+        for wanted in [
+            "unixcoder-base", "codet5p-110m-embedding", "codebert-base", "all-MiniLM-L6-v2",
+            "all-MiniLM-L12-v2", "all-mpnet-base-v2", "distilbert-base-uncased", "paraphrase-MiniLM-L3-v2",
+        ] {
+            assert!(names.contains(&wanted), "catalog lacks {wanted}");
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len(), "duplicate names");
+    }
+
+    #[test]
+    fn an_incomplete_entry_is_reported() {
+        let mut m = Catalog::builtin().get("all-MiniLM-L6-v2").unwrap().clone();
+        m.license.clear();
+        m.dims = 0;
+        assert_eq!(m.problems(), vec!["license is empty".to_string(), "dims is 0".to_string()]);
+    }
+
+    #[test]
+    fn names_cannot_leave_the_model_directory() {
+        for bad in ["", "..", ".", "../../etc/passwd", "a/b", "/etc", ".hidden", "a\0b", "a b", &"x".repeat(101)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        for good in ["all-MiniLM-L6-v2", "my_model.v2"] {
+            assert!(validate_name(good).is_ok(), "{good:?} must be accepted");
+        }
+    }
+
+    #[test]
+    fn unknown_model_is_an_error() {
+        assert!(matches!(Catalog::builtin().get("nope"), Err(EngineError::UnknownModel(_))));
+    }
+}

@@ -1,0 +1,49 @@
+//! Typed errors of the engine. The SQL layer maps each variant to a SQLSTATE, a detail and
+//! a hint; the engine only says what went wrong and with which path or value.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The ONNX Runtime shared library could not be loaded (missing, not ONNX Runtime, or too old).
+    #[error("could not load the ONNX Runtime library \"{}\": {reason}", path.display())]
+    RuntimeLibrary { path: PathBuf, reason: String, missing: bool },
+
+    /// A file a model needs is not there.
+    #[error("model file \"{}\" does not exist", path.display())]
+    ModelFileMissing { model: String, path: PathBuf },
+
+    /// A file a model needs is there but cannot be read (permissions, I/O).
+    #[error("could not read model file \"{}\": {source}", path.display())]
+    ModelFileUnreadable { model: String, path: PathBuf, #[source] source: std::io::Error },
+
+    /// A file was read but is not a usable model or tokenizer.
+    #[error("model file \"{}\" is not valid: {reason}", path.display())]
+    ModelFileInvalid { model: String, path: PathBuf, reason: String },
+
+    /// The model's inputs or outputs are not what its catalog entry says.
+    #[error("model \"{model}\" does not match its catalog entry: {reason}")]
+    ModelMismatch { model: String, reason: String },
+
+    /// No catalog entry has this name.
+    #[error("model \"{0}\" is not in the catalog")]
+    UnknownModel(String),
+
+    /// A model name that could escape the model directory or is otherwise malformed.
+    #[error("invalid model name \"{0}\"")]
+    InvalidModelName(String),
+
+    /// The tokenizer refused a text.
+    #[error("could not tokenize text: {0}")]
+    Tokenize(String),
+
+    /// ONNX Runtime failed while running a model.
+    #[error("ONNX Runtime failed while running model \"{model}\": {reason}")]
+    Inference { model: String, reason: String },
+
+    /// The catalog file itself is malformed.
+    #[error("invalid model catalog: {0}")]
+    Catalog(String),
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;

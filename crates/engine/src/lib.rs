@@ -1,0 +1,23 @@
+//! The PostgreSQL-free half of pg_embed.
+//!
+//! A text becomes a vector in stages, one module each:
+//! [`tokenize`] -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
+//! [`model`] ties the stages together for one model; [`catalog`] says, as data, which models
+//! exist and how each is run; [`ortlib`] loads the ONNX Runtime library once per process.
+//!
+//! Nothing here knows about PostgreSQL, so all of it is testable with plain `cargo test`.
+
+pub mod catalog;
+pub mod error;
+pub mod model;
+pub mod normalize;
+pub mod ortlib;
+pub mod pool;
+pub mod session;
+pub mod signals;
+pub mod tensors;
+pub mod tokenize;
+
+pub use catalog::{Catalog, ModelSpec, Pooling, Precision};
+pub use error::EngineError;
+pub use model::{Embedder, LoadOptions};

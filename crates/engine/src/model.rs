@@ -1,0 +1,103 @@
+//! One loaded model: tokenizer + ONNX session + pooling, turning texts into unit vectors.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{ModelSpec, Precision};
+use crate::error::{EngineError, Result};
+use crate::normalize::l2_normalize;
+use crate::pool::pool;
+use crate::session::{OnnxSession, SessionOptions};
+use crate::tensors;
+use crate::tokenize::TextTokenizer;
+
+/// Where to find a model's files and how to run it.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The model directory; the model's files are in `model_dir/<name>/`.
+    pub model_dir: PathBuf,
+    /// The ONNX Runtime shared library (loaded once per process).
+    pub runtime_library: PathBuf,
+    pub precision: Precision,
+    pub session: SessionOptions,
+}
+
+/// The vectors of a batch, plus how many of its texts were truncated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embedded {
+    pub vectors: Vec<Vec<f32>>,
+    pub truncated: usize,
+}
+
+pub struct Embedder {
+    spec: ModelSpec,
+    precision: Precision,
+    tokenizer: TextTokenizer,
+    session: OnnxSession,
+}
+
+/// Fails with a typed error if `path` is missing or unreadable, naming the path.
+pub(crate) fn check_readable(model: &str, path: &Path) -> Result<()> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(EngineError::ModelFileMissing { model: model.to_string(), path: path.to_path_buf() })
+        }
+        Err(e) => Err(EngineError::ModelFileUnreadable { model: model.to_string(), path: path.to_path_buf(), source: e }),
+    }
+}
+
+impl Embedder {
+    pub fn load(spec: &ModelSpec, opts: &LoadOptions) -> Result<Embedder> {
+        crate::catalog::validate_name(&spec.name)?;
+        let env = crate::ortlib::ensure_loaded(&opts.runtime_library)?;
+        let dir = opts.model_dir.join(&spec.name);
+        let tokenizer = TextTokenizer::from_file(&spec.name, &dir.join(&spec.files.tokenizer), spec.max_tokens)?;
+        let onnx = spec.onnx_path(&dir, opts.precision);
+        let session = OnnxSession::load(&env, &spec.name, &onnx, &spec.pooling.output, &opts.session)?;
+        let mut embedder = Embedder { spec: spec.clone(), precision: opts.precision, tokenizer, session };
+        // One tiny run proves the graph, the tokenizer and the catalog agree before the model is used.
+        let probe = embedder.embed(&["pg_embed"])?;
+        let dims = probe.vectors.first().map_or(0, Vec::len);
+        if dims != spec.dims {
+            return Err(EngineError::ModelMismatch {
+                model: spec.name.clone(),
+                reason: format!("it produces {dims}-dimensional vectors, the catalog says {}", spec.dims),
+            });
+        }
+        Ok(embedder)
+    }
+
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Embeds texts as one batch (padded to the longest). Vectors are L2-normalised.
+    pub fn embed(&mut self, texts: &[&str]) -> Result<Embedded> {
+        if texts.is_empty() {
+            return Ok(Embedded { vectors: Vec::new(), truncated: 0 });
+        }
+        let tokens = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
+        let vocab = self.tokenizer.vocab_size() as i64;
+        if tokens.iter().flat_map(|t| &t.ids).any(|&id| id >= vocab) {
+            return Err(EngineError::ModelMismatch {
+                model: self.spec.name.clone(),
+                reason: "the tokenizer produced an id outside its own vocabulary".into(),
+            });
+        }
+        let truncated = tokens.iter().filter(|t| t.truncated).count();
+        let inputs = tensors::build(&tokens);
+        let output = self.session.run(&inputs)?;
+        let mut vectors = pool(self.spec.pooling.kind, &output.view(), &inputs.mask.view()).ok_or_else(|| {
+            EngineError::ModelMismatch {
+                model: self.spec.name.clone(),
+                reason: format!("output shape {:?} does not fit {:?} pooling", output.shape(), self.spec.pooling.kind),
+            }
+        })?;
+        vectors.iter_mut().for_each(|v| l2_normalize(v));
+        Ok(Embedded { vectors, truncated })
+    }
+}

@@ -1,0 +1,102 @@
+//! Stage 3: running the model with ONNX Runtime.
+//!
+//! Which optional inputs a model takes (`token_type_ids`) is read from the session, not
+//! assumed; the output to pool is found by name, falling back to the first output.
+
+use std::path::Path;
+
+use ndarray::ArrayD;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use crate::error::{EngineError, Result};
+use crate::signals::with_signals_blocked;
+use crate::tensors::Inputs;
+
+/// Knobs of an ONNX Runtime session. The defaults are what suits one PostgreSQL backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionOptions {
+    /// Threads inside one run. One per backend: parallelism comes from backends and workers.
+    pub intra_threads: usize,
+    /// Let idle ORT threads spin waiting for work (burns CPU other backends could use).
+    pub spinning: bool,
+    /// 0 = disabled, 1 = basic, 2 = extended, 3 = all.
+    pub optimization_level: u8,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { intra_threads: 1, spinning: false, optimization_level: 3 }
+    }
+}
+
+pub struct OnnxSession {
+    model: String,
+    session: Session,
+    takes_type_ids: bool,
+    output_index: usize,
+}
+
+impl OnnxSession {
+    /// Builds a session from an ONNX file. `output` names the output to read later.
+    pub fn load(env: &Environment, model: &str, path: &Path, output: &str, opts: &SessionOptions) -> Result<OnnxSession> {
+        crate::model::check_readable(model, path)?;
+        let invalid = |reason: String| EngineError::ModelFileInvalid {
+            model: model.to_string(),
+            path: path.to_path_buf(),
+            reason,
+        };
+        let level = match opts.optimization_level {
+            0 => GraphOptimizationLevel::Disable,
+            1 => GraphOptimizationLevel::Level1,
+            2 => GraphOptimizationLevel::Level2,
+            _ => GraphOptimizationLevel::All,
+        };
+        // ORT starts its threads while building the session: keep the host's signals off them.
+        let session = with_signals_blocked(|| -> ort::Result<Session> {
+            Session::builder(env)?
+                .with_intra_threads(opts.intra_threads.max(1))?
+                .with_inter_threads(1)?
+                .with_intra_op_spinning(opts.spinning)?
+                .with_inter_op_spinning(false)?
+                .with_optimization_level(level)?
+                .commit_from_file(path)
+        })
+        .map_err(|e| invalid(e.to_string()))?;
+
+        let input_names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        for required in ["input_ids", "attention_mask"] {
+            if !input_names.contains(&required) {
+                return Err(EngineError::ModelMismatch {
+                    model: model.to_string(),
+                    reason: format!("the graph has no input \"{required}\" (inputs: {})", input_names.join(", ")),
+                });
+            }
+        }
+        let takes_type_ids = input_names.contains(&"token_type_ids");
+        let output_index = session.outputs().iter().position(|o| o.name() == output).unwrap_or(0);
+        Ok(OnnxSession { model: model.to_string(), session, takes_type_ids, output_index })
+    }
+
+    /// Runs one batch and returns the chosen output, owned.
+    pub fn run(&mut self, x: &Inputs) -> Result<ArrayD<f32>> {
+        let fail = |e: ort::Error| EngineError::Inference { model: self.model.clone(), reason: e.to_string() };
+        let ids = TensorRef::from_array_view(x.ids.view()).map_err(fail)?;
+        let mask = TensorRef::from_array_view(x.mask.view()).map_err(fail)?;
+        let model = self.model.clone();
+        let idx = self.output_index;
+        let outputs = if self.takes_type_ids {
+            let types = TensorRef::from_array_view(x.type_ids.view()).map_err(fail)?;
+            self.session.run(ort::inputs! {"input_ids" => ids, "attention_mask" => mask, "token_type_ids" => types})
+        } else {
+            self.session.run(ort::inputs! {"input_ids" => ids, "attention_mask" => mask})
+        }
+        .map_err(|e| EngineError::Inference { model: model.clone(), reason: e.to_string() })?;
+        let array = outputs[idx]
+            .try_extract_array::<f32>()
+            .map_err(|e| EngineError::Inference { model, reason: e.to_string() })?;
+        Ok(array.to_owned())
+    }
+}

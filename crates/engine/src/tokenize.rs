@@ -1,0 +1,71 @@
+//! Stage 1: text -> token ids, with the model's own `tokenizer.json`.
+//!
+//! Truncation and padding are set here explicitly rather than taken from the file: shipped
+//! files often pad and truncate at 128 while the model was trained (and sentence-transformers
+//! runs it) at another length. We truncate at the catalog's `max_tokens` and do not pad;
+//! [`crate::tensors`] pads each batch to its own longest text.
+
+use std::path::Path;
+
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use crate::error::{EngineError, Result};
+
+/// One tokenized text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    pub ids: Vec<i64>,
+    pub type_ids: Vec<i64>,
+    /// True when the text had more tokens than the limit and was cut.
+    pub truncated: bool,
+}
+
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    max_tokens: usize,
+}
+
+impl TextTokenizer {
+    pub fn from_file(model: &str, path: &Path, max_tokens: usize) -> Result<TextTokenizer> {
+        crate::model::check_readable(model, path)?;
+        // Never let the tokenizer start its own thread pool inside a host process that forks.
+        tokenizers::utils::parallelism::set_parallelism(false);
+        let mut inner = Tokenizer::from_file(path).map_err(|e| EngineError::ModelFileInvalid {
+            model: model.to_string(),
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                strategy: TruncationStrategy::LongestFirst,
+                direction: TruncationDirection::Right,
+                stride: 0,
+            }))
+            .map_err(|e| EngineError::ModelFileInvalid {
+                model: model.to_string(),
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(TextTokenizer { inner, max_tokens })
+    }
+
+    pub fn max_tokens(&self) -> usize {
+        self.max_tokens
+    }
+
+    /// The size of the tokenizer's vocabulary (ids are below it).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Tokens> {
+        let enc = self.inner.encode(text, true).map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        Ok(Tokens {
+            ids: enc.get_ids().iter().map(|&i| i64::from(i)).collect(),
+            type_ids: enc.get_type_ids().iter().map(|&i| i64::from(i)).collect(),
+            truncated: !enc.get_overflowing().is_empty(),
+        })
+    }
+}

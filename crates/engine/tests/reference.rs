@@ -1,0 +1,101 @@
+//! The engine against the committed reference embeddings (made by scripts/make_reference.py
+//! with Python onnxruntime + tokenizers on the same files), with the real model and runtime.
+//!
+//! Paths come from PG_EMBED_MODEL_DIR and PG_EMBED_ORT_LIB (scripts/env.sh sets both).
+
+use std::path::PathBuf;
+
+use pg_embed_engine::{Catalog, Embedder, LoadOptions, Precision};
+
+fn options(precision: Precision) -> LoadOptions {
+    let var = |name: &str| {
+        PathBuf::from(std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set; run the tests through `make test`")))
+    };
+    LoadOptions {
+        model_dir: var("PG_EMBED_MODEL_DIR"),
+        runtime_library: var("PG_EMBED_ORT_LIB"),
+        precision,
+        session: Default::default(),
+    }
+}
+
+fn load(precision: Precision) -> Embedder {
+    let spec = Catalog::builtin().get("all-MiniLM-L6-v2").unwrap().clone();
+    Embedder::load(&spec, &options(precision)).expect("all-MiniLM-L6-v2 loads")
+}
+
+fn reference() -> Vec<(String, Vec<f32>)> {
+    let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/reference.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    doc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let v = i["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+            (i["text"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum();
+    let na: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[test]
+fn fp32_matches_the_independent_reference() {
+    let mut model = load(Precision::Fp32);
+    let items = reference();
+    assert!(items.len() >= 30, "fixture has {} texts", items.len());
+    let mut min = (f64::MAX, String::new());
+    for (text, want) in &items {
+        let got = model.embed(&[text]).unwrap();
+        assert_eq!(got.vectors[0].len(), 384);
+        let c = cosine(&got.vectors[0], want);
+        if c < min.0 {
+            min = (c, text.chars().take(40).collect());
+        }
+    }
+    println!("minimum cosine to the reference over {} texts: {:.6} ({:?})", items.len(), min.0, min.1);
+    assert!(min.0 >= 0.999, "minimum cosine {:.6} for {:?}", min.0, min.1);
+}
+
+#[test]
+fn a_batch_equals_single_texts_and_long_texts_are_reported_truncated() {
+    let mut model = load(Precision::Fp32);
+    let items = reference();
+    let texts: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
+    let batch = model.embed(&texts).unwrap();
+    assert_eq!(batch.truncated, 1, "exactly the long text is over 256 tokens");
+    for (text, v) in texts.iter().zip(&batch.vectors) {
+        let single = model.embed(&[text]).unwrap();
+        let c = cosine(v, &single.vectors[0]);
+        assert!(c >= 0.9999, "batched vs single cosine {c} for {text:?}");
+    }
+}
+
+#[test]
+fn int8_stays_close_to_fp32() {
+    let mut fp32 = load(Precision::Fp32);
+    let mut int8 = load(Precision::Int8);
+    let mut worst = 1.0f64;
+    for (text, _) in reference() {
+        let a = fp32.embed(&[&text]).unwrap();
+        let b = int8.embed(&[&text]).unwrap();
+        worst = worst.min(cosine(&a.vectors[0], &b.vectors[0]));
+    }
+    println!("int8 vs fp32 minimum cosine: {worst:.4}");
+    assert!(worst >= 0.95, "per-channel int8 drifted to cosine {worst}");
+}
+
+#[test]
+fn missing_files_name_the_path() {
+    let mut spec = Catalog::builtin().get("all-MiniLM-L6-v2").unwrap().clone();
+    spec.files.fp32 = "no-such-file.onnx".into();
+    let err = Embedder::load(&spec, &options(Precision::Fp32)).err().expect("must fail");
+    let msg = err.to_string();
+    assert!(msg.contains("no-such-file.onnx") && msg.contains("does not exist"), "{msg}");
+}
