@@ -1,0 +1,31 @@
+# pg_embed: the commands a developer and CI use. See README.md.
+SHELL := /bin/bash
+ARGS ?=
+
+.PHONY: setup demo test test-engine test-pg test-regress psql stop install
+
+## setup: idempotent set-up (packages, pgvector, cargo-pgrx, ONNX Runtime, models, build, dev cluster)
+setup:
+	scripts/setup.sh
+
+## demo: set up, embed the Python FAQ, build an HNSW index, run three similarity queries
+demo: setup
+	scripts/demo.sh
+
+## test: set up, then every test: engine (cargo test), #[pg_test], SQL golden tests
+test: setup
+	scripts/test.sh
+
+test-engine test-pg test-regress:
+	scripts/test.sh $(@:test-%=%)
+
+install:
+	scripts/install.sh
+
+## psql: a psql prompt on the dev cluster; pass arguments with ARGS='-c "SELECT 1"' or ARGS='-f file.sql'
+psql:
+	scripts/cluster.sh psql $(ARGS)
+
+## stop: stop the dev cluster
+stop:
+	scripts/cluster.sh stop

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs every test against the real PostgreSQL, pgvector, ONNX Runtime and model that
+# scripts/setup.sh installed. Stages: engine (plain cargo test), pg (#[pg_test] through
+# cargo pgrx test), regress (SQL golden files through pg_regress). No argument runs all.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PGE_ROOT"
+stages=${1:-engine pg regress}
+export PG_EMBED_MODEL_DIR=$MODEL_DIR PG_EMBED_ORT_LIB=$ORT_LIB
+export PG_EMBED_DEFAULT_ORT_LIB=$ORT_LIB PG_EMBED_DEFAULT_MODEL_DIR=$MODEL_DIR
+passed=0; failed=0
+record() { if [ "$1" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
+
+# Broken copies of the default model for the fault tests: a truncated ONNX file, and files
+# the server cannot read. Made fresh each run from the real files.
+faults=$PGE_HOME/test-models
+rm -rf "$faults"
+mkdir -p "$faults/corrupt/all-MiniLM-L6-v2" "$faults/unreadable/all-MiniLM-L6-v2" "$faults/empty"
+cp "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/corrupt/all-MiniLM-L6-v2/"
+head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-MiniLM-L6-v2/model.onnx"
+cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
+chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
+chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"
+# A library that exists but is not ONNX Runtime, and an ONNX Runtime too old for pg_embed.
+not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
+old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
+if [ ! -f "$old_ort" ]; then
+  tmp=$(mktemp -d)
+  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    --python-version 3.11 --platform manylinux_2_28_x86_64 onnxruntime==1.20.1 -d "$tmp"
+  mkdir -p "$(dirname "$old_ort")"
+  unzip -q -j -o "$tmp"/onnxruntime-*.whl "onnxruntime/capi/libonnxruntime.so.1.20.1" -d "$(dirname "$old_ort")"
+  rm -rf "$tmp"; chmod -R a+rX "$(dirname "$old_ort")"
+fi
+
+for stage in $stages; do
+  case $stage in
+    engine)
+      step "engine tests (cargo test)"
+      set +e; (cd crates/engine && cargo test --release -- --nocapture 2>&1 | grep -vE '^\s+(Compiling|Running|Downloaded)'); rc=${PIPESTATUS[0]}; set -e
+      record "$rc"
+      ;;
+    pg)
+      step "#[pg_test] (cargo pgrx test)"
+      mkdir -p "$PGE_HOME/pgrx-test" && chown postgres: "$PGE_HOME/pgrx-test"
+      set +e
+      cargo pgrx test pg15 --release --runas postgres --pgdata "$PGE_HOME/pgrx-test/data" 2>&1 \
+        | grep -vE '^\s+(Compiling|Running|Copying|Installing|Discovered|Writing|Finished|Using)|sudo cp '
+      rc=${PIPESTATUS[0]}; set -e
+      record "$rc"
+      # cargo pgrx test leaves its test build installed; put the release build back.
+      scripts/install.sh
+      ;;
+    regress)
+      step "SQL golden tests (pg_regress)"
+      scripts/install.sh >/dev/null
+      run=$PGE_HOME/regress-run
+      rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
+      # Placeholders in the SQL files for paths that differ per machine.
+      subst=(-e "s|@faults@|$faults|g" -e "s|@not_ort@|$not_ort|g" -e "s|@old_ort@|$old_ort|g"
+             -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g")
+      sed -i "${subst[@]}" "$run"/sql/*.sql "$run"/expected/*.out
+      chown -R postgres: "$run"
+      regress=$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress
+      tests=$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')
+      set +e
+      runuser -u postgres -- "$regress" --temp-instance="$run/tmp" --bindir="$PG_BIN" \
+        --inputdir="$run" --outputdir="$run" --dbname=regression \
+        --load-extension=vector --load-extension=pg_embed $tests
+      rc=$?; set -e
+      if [ $rc != 0 ] && [ -f "$run/regression.diffs" ]; then cat "$run/regression.diffs"; fi
+      if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
+        # Take the new output as the expected output, machine paths put back as placeholders.
+        for f in "$run"/results/*.out; do
+          sed -e "s|$faults|@faults@|g" -e "s|$not_ort|@not_ort@|g" -e "s|$old_ort|@old_ort@|g" \
+              -e "s|$run/data|@data@|g" -e "s|$MODEL_DIR|@models@|g" -e "s|$ORT_LIB|@ort@|g" \
+              "$f" > tests/pg_regress/expected/"$(basename "$f")"
+        done
+        echo "accepted: $(ls "$run"/results)"
+      fi
+      record "$rc"
+      ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
+echo
+echo "test stages: $passed passed, $failed failed"
+[ "$failed" = 0 ]

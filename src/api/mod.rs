@@ -1,0 +1,3 @@
+//! The SQL surface. Every `#[pg_extern]` of pg_embed lives in this module tree.
+
+mod embed;

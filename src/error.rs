@@ -1,0 +1,73 @@
+//! Engine errors -> PostgreSQL errors: a SQLSTATE, a message, a detail and a hint that names
+//! the setting or action that fixes it.
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+use pg_embed_engine::EngineError;
+
+/// Raises `e` as an ERROR. Never returns.
+pub fn raise(e: EngineError) -> ! {
+    use PgSqlErrorCode::*;
+    let message = e.to_string();
+    let (code, detail, hint): (PgSqlErrorCode, Option<String>, Option<String>) = match &e {
+        EngineError::RuntimeLibrary { path, missing, .. } => (
+            if *missing { ERRCODE_UNDEFINED_FILE } else { ERRCODE_SYSTEM_ERROR },
+            Some(format!("pg_embed loads ONNX Runtime 1.31 or later from \"{}\".", path.display())),
+            Some("Point pg_embed.onnxruntime_library at libonnxruntime.so, e.g. ALTER SYSTEM SET pg_embed.onnxruntime_library = '/path/to/libonnxruntime.so.1.31.1'; then SELECT pg_reload_conf(); and reconnect.".into()),
+        ),
+        EngineError::ModelFileMissing { model, path } => (
+            ERRCODE_UNDEFINED_FILE,
+            Some(format!("Model \"{model}\" is read from \"{}\".", path.parent().map(|p| p.display().to_string()).unwrap_or_default())),
+            Some("Install the model's files there, or point pg_embed.model_dir at the directory that holds them (ALTER SYSTEM SET pg_embed.model_dir = '...').".into()),
+        ),
+        EngineError::ModelFileUnreadable { model, source, .. } => (
+            if source.kind() == std::io::ErrorKind::PermissionDenied { ERRCODE_INSUFFICIENT_PRIVILEGE } else { ERRCODE_IO_ERROR },
+            Some(format!("Model \"{model}\" could not be opened by the PostgreSQL server process.")),
+            Some("Make the model files readable by the operating-system user that runs PostgreSQL.".into()),
+        ),
+        EngineError::ModelFileInvalid { model, .. } => (
+            ERRCODE_DATA_CORRUPTED,
+            Some(format!("The file exists but is not a usable model or tokenizer for \"{model}\".")),
+            Some("Reinstall the model's files (a partial copy or a file of another model is the usual cause).".into()),
+        ),
+        EngineError::ModelMismatch { .. } => (
+            ERRCODE_DATA_CORRUPTED,
+            None,
+            Some("The files in the model's folder belong to another model; reinstall the right ones.".into()),
+        ),
+        EngineError::UnknownModel(_) => (
+            ERRCODE_UNDEFINED_OBJECT,
+            None,
+            Some("Use one of the names the model catalog lists.".into()),
+        ),
+        EngineError::InvalidModelName(_) => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            Some("Model names are one path component of letters, digits, '-', '_' and '.', not starting with '.'.".into()),
+            None,
+        ),
+        EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
+        EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
+        EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),
+    };
+    let mut report = ErrorReport::new(code, message, "pg_embed");
+    if let Some(d) = detail {
+        report = report.set_detail(d);
+    }
+    if let Some(h) = hint {
+        report = report.set_hint(h);
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
+/// Unwraps an engine result or raises its error.
+pub trait OrRaise<T> {
+    fn or_raise(self) -> T;
+}
+
+impl<T> OrRaise<T> for Result<T, EngineError> {
+    fn or_raise(self) -> T {
+        self.unwrap_or_else(|e| raise(e))
+    }
+}

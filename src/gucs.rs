@@ -1,0 +1,121 @@
+//! Every pg_embed setting, in one place. Each is a private static with a typed getter.
+
+use std::ffi::{CStr, CString};
+use std::path::PathBuf;
+
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+
+use pg_embed_engine::Precision;
+
+/// The set-up script builds the extension with the paths it installed, so a fresh install
+/// works without configuration; both settings can still be changed by a superuser.
+/// (build.rs sets both variables, with generic fallbacks.)
+const DEFAULT_ORT_LIB: &CStr = to_cstr(concat!(env!("PG_EMBED_DEFAULT_ORT_LIB"), "\0"));
+const DEFAULT_MODEL_DIR: &CStr = to_cstr(concat!(env!("PG_EMBED_DEFAULT_MODEL_DIR"), "\0"));
+
+const fn to_cstr(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(c) => c,
+        Err(_) => panic!("default path contains a NUL byte"),
+    }
+}
+
+/// Path of the ONNX Runtime shared library. Superuser-only: it names code to load.
+static ORT_LIBRARY: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_ORT_LIB));
+
+/// Folder with one sub-folder of files per model. Superuser-only: it names files to read.
+static MODEL_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(DEFAULT_MODEL_DIR));
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PrecisionSetting {
+    #[name = c"auto"]
+    Auto,
+    #[name = c"int8"]
+    Int8,
+    #[name = c"fp32"]
+    Fp32,
+}
+
+/// Which ONNX file of a model to load: `auto` takes int8 only where the catalog marks it as
+/// keeping retrieval quality, otherwise fp32.
+static PRECISION: GucSetting<PrecisionSetting> = GucSetting::<PrecisionSetting>::new(PrecisionSetting::Auto);
+
+/// ONNX Runtime intra-op threads per backend. 1 by default: parallelism comes from backends
+/// and parallel workers, and spinning threads of several backends fight on few cores.
+static THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+
+pub fn init() {
+    GucRegistry::define_string_guc(
+        c"pg_embed.onnxruntime_library",
+        c"Path of the ONNX Runtime shared library (libonnxruntime.so, version 1.31 or later).",
+        c"Loaded once per backend on the first embedding call; a change takes effect in new sessions.",
+        &ORT_LIBRARY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_embed.model_dir",
+        c"Directory holding one folder of files per model.",
+        c"A model named M is read from <model_dir>/M/.",
+        &MODEL_DIR,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"pg_embed.precision",
+        c"Which model file to load: auto, int8 or fp32.",
+        c"auto uses int8 only for models whose catalog entry marks int8 as keeping retrieval quality.",
+        &PRECISION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_embed.threads",
+        c"ONNX Runtime threads per backend for one model run.",
+        c"Applies to models loaded after the change.",
+        &THREADS,
+        1,
+        64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    reserve_prefix();
+}
+
+#[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17", feature = "pg18"))]
+fn reserve_prefix() {
+    // SAFETY: called from _PG_init with a static NUL-terminated string.
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(c"pg_embed".as_ptr()) };
+}
+
+#[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17", feature = "pg18")))]
+fn reserve_prefix() {
+    // SAFETY: called from _PG_init with a static NUL-terminated string.
+    unsafe { pgrx::pg_sys::EmitWarningsOnPlaceholders(c"pg_embed".as_ptr()) };
+}
+
+fn path_of(setting: &GucSetting<Option<CString>>) -> PathBuf {
+    PathBuf::from(setting.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default())
+}
+
+pub fn onnxruntime_library() -> PathBuf {
+    path_of(&ORT_LIBRARY)
+}
+
+pub fn model_dir() -> PathBuf {
+    path_of(&MODEL_DIR)
+}
+
+/// The precision to load `spec` at under the current setting.
+pub fn precision_for(spec: &pg_embed_engine::ModelSpec) -> Precision {
+    match PRECISION.get() {
+        PrecisionSetting::Fp32 => Precision::Fp32,
+        PrecisionSetting::Int8 => Precision::Int8,
+        PrecisionSetting::Auto if spec.int8_safe => Precision::Int8,
+        PrecisionSetting::Auto => Precision::Fp32,
+    }
+}
+
+pub fn threads() -> usize {
+    THREADS.get().max(1) as usize
+}

@@ -1,0 +1,69 @@
+-- Faults give an ERROR with a SQLSTATE, a detail naming the path and a hint naming the fix;
+-- the backend lives, and the next call in the same session works once the cause is fixed.
+-- Each case starts a new session, since a loaded model stays loaded in its backend.
+\set SHOW_CONTEXT never
+
+-- Model files missing.
+\c
+SET pg_embed.model_dir = '@faults@/empty';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.model_dir;
+SELECT vector_dims(embed_doc('x')) AS works_after_fix;
+
+-- Model files the server cannot read.
+\c
+SET pg_embed.model_dir = '@faults@/unreadable';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.model_dir;
+SELECT vector_dims(embed_doc('x')) AS works_after_fix;
+
+-- A truncated ONNX file.
+\c
+SET pg_embed.model_dir = '@faults@/corrupt';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.model_dir;
+SELECT vector_dims(embed_doc('x')) AS works_after_fix;
+
+-- ONNX Runtime library missing, not ONNX Runtime, or too old.
+\c
+SET pg_embed.onnxruntime_library = '/nonexistent/libonnxruntime.so';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.onnxruntime_library = '@not_ort@';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.onnxruntime_library = '@old_ort@';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.onnxruntime_library = 'relative/libonnxruntime.so';
+SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.onnxruntime_library;
+SELECT vector_dims(embed_doc('x')) AS works_after_fix;
+
+-- A vector that does not fit the target column is refused by pgvector, not truncated.
+CREATE TABLE small (v vector(3));
+INSERT INTO small SELECT embed_doc('x');
+\echo :LAST_ERROR_SQLSTATE
+
+-- Settings naming files or libraries are superuser-only; embedding needs no privilege.
+CREATE ROLE embed_user LOGIN;
+\c - embed_user
+-- Before pg_embed is loaded in a session the names are placeholders: PostgreSQL accepts the
+-- SET, then throws the value away with a WARNING when the library loads.
+SET pg_embed.model_dir = '/tmp';
+SELECT vector_dims(embed_doc('an ordinary user embeds')) AS works_unprivileged;
+SHOW pg_embed.model_dir;
+-- Once loaded, the SET itself is refused.
+SET pg_embed.model_dir = '/tmp';
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.onnxruntime_library = '/tmp/libonnxruntime.so';
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.precision = 'fp32';
+SHOW pg_embed.precision;
+\c - postgres
+DROP TABLE small;
+DROP ROLE embed_user;
