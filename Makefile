@@ -12,8 +12,9 @@ setup:
 demo: setup
 	scripts/demo.sh
 
-## test: set up, then every test: engine (cargo test), #[pg_test], SQL golden tests
-test: setup
+## test: set up (without the dev cluster), then every test: engine (cargo test), #[pg_test], SQL golden tests
+test:
+	scripts/setup.sh --no-cluster
 	scripts/test.sh
 
 test-engine test-pg test-regress:

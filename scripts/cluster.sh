@@ -15,13 +15,12 @@ case "${1:-}" in
       as_pg "$PG_BIN/initdb" -D "$PGE_CLUSTER" --auth=trust -E UTF8 --locale=C.UTF-8 -U postgres >/dev/null
       cat >> "$PGE_CLUSTER/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $PGE_PORT
 unix_socket_directories = '$PGE_CLUSTER'
 max_parallel_workers_per_gather = 2
 CONF
     fi
     if running; then echo "ok: cluster already running on 127.0.0.1:$PGE_PORT"; exit 0; fi
-    as_pg "$PG_BIN/pg_ctl" -D "$PGE_CLUSTER" -l "$PGE_CLUSTER/server.log" -w start >/dev/null
+    as_pg "$PG_BIN/pg_ctl" -D "$PGE_CLUSTER" -l "$PGE_CLUSTER/server.log" -o "-p $PGE_PORT" -w start >/dev/null
     echo "ok: cluster running on 127.0.0.1:$PGE_PORT (log: $PGE_CLUSTER/server.log)"
     ;;
   stop)

@@ -14,6 +14,6 @@ export MODEL_DIR=$PGE_HOME/models
 export VENV=$PGE_HOME/venv
 # The dev/demo cluster: owned by the unprivileged user postgres, loopback only.
 export PGE_CLUSTER=$PGE_HOME/cluster
-export PGE_PORT=${PGE_PORT:-28815}
+export PGE_PORT=${PGE_PORT:-25432}
 export PATH=$HOME/.cargo/bin:$PATH
 step() { printf '\n==> %s\n' "$*"; }

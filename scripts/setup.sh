@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything pg_embed needs on a fresh Debian 12 machine (run as root).
 # Each step checks whether its result is already there and skips itself if so.
+#   setup.sh              everything, ending with the dev cluster running
+#   setup.sh --no-cluster everything but the dev cluster (the tests start their own)
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -10,7 +12,7 @@ mkdir -p "$PGE_HOME"
 chmod 755 "$PGE_HOME"
 
 step "Debian packages"
-pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo dpkg-dev unzip python3-venv)
+pkgs=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo dpkg-dev unzip python3-venv python3.11-doc)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -63,7 +65,9 @@ step "model files"
 step "build and install pg_embed"
 "$PGE_ROOT/scripts/install.sh"
 
+[ "${1:-}" = --no-cluster ] && { echo "set-up complete (no dev cluster)"; exit 0; }
+
 step "dev cluster"
 "$PGE_ROOT/scripts/cluster.sh" start
-"$PGE_ROOT/scripts/cluster.sh" psql -q -c "CREATE EXTENSION IF NOT EXISTS vector; CREATE EXTENSION IF NOT EXISTS pg_embed;"
+"$PGE_ROOT/scripts/cluster.sh" psql -q -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS vector; CREATE EXTENSION IF NOT EXISTS pg_embed;"
 echo "set-up complete"

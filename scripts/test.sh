@@ -84,5 +84,5 @@ for stage in $stages; do
   esac
 done
 echo
-echo "test stages: $passed passed, $failed failed"
+echo "stages: $passed passed, $failed failed"
 [ "$failed" = 0 ]
