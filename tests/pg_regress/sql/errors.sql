@@ -56,7 +56,7 @@ CREATE ROLE embed_user LOGIN;
 -- SET, then throws the value away with a WARNING when the library loads.
 SET pg_embed.model_dir = '/tmp';
 SELECT vector_dims(embed_doc('an ordinary user embeds')) AS works_unprivileged;
-SHOW pg_embed.model_dir;
+SELECT current_setting('pg_embed.model_dir') = '@models@' AS unchanged;
 -- Once loaded, the SET itself is refused.
 SET pg_embed.model_dir = '/tmp';
 \echo :LAST_ERROR_SQLSTATE
