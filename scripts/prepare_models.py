@@ -6,7 +6,13 @@ exact fp32 graph itself from the weights with numpy and onnx (no torch needed), 
 per-channel dynamic int8 copy of it. Per-tensor int8 is not offered: it loses too much
 (cosine to fp32 drops to about 0.89 for MiniLM).
 
-Usage: prepare_models.py SAFETENSORS_DIR OUT_DIR
+For a model shipped as an ONNX graph whose token states are an inner output (the packaged
+paraphrase-MiniLM-L3-v2 returns them as "onnx::Shape_422", next to an in-graph pooled vector),
+it writes a copy whose only output is that tensor, named last_hidden_state, so every model is
+pooled the same way by pg_embed.
+
+Usage: prepare_models.py bert SAFETENSORS_DIR OUT_DIR
+       prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR
 Writes OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copies the tokenizer files.
 """
 import json
@@ -132,20 +138,45 @@ def quantize_int8(src, dst):
     quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
-def main():
-    src, out = sys.argv[1], sys.argv[2]
+def token_states_graph(path, output):
+    """The graph at `path` with `output` as its only output, renamed last_hidden_state."""
+    model = onnx.load(path)
+    if output not in {o.name for o in model.graph.output}:
+        sys.exit(f"prepare_models.py: {path} has no output {output!r}")
+    kept = [o for o in model.graph.output if o.name == output]
+    del model.graph.output[:]
+    model.graph.node.append(helper.make_node("Identity", [output], ["last_hidden_state"], name="token_states"))
+    kept[0].name = "last_hidden_state"
+    model.graph.output.extend(kept)
+    onnx.checker.check_model(model)
+    return model
+
+
+def write_variants(model, tokenizer_dir, out, extra=()):
     os.makedirs(out, exist_ok=True)
-    cfg = json.load(open(os.path.join(src, "config.json")))
-    if cfg.get("model_type") != "bert":
-        sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported")
     tmp = os.path.join(out, "model.onnx.tmp")
-    onnx.save(bert_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), tmp)
+    onnx.save(model, tmp)
     os.replace(tmp, os.path.join(out, "model.onnx"))
     quantize_int8(os.path.join(out, "model.onnx"), tmp)
     os.replace(tmp, os.path.join(out, "model_int8.onnx"))
-    for name in ("tokenizer.json", "config.json", "special_tokens_map.json", "tokenizer_config.json"):
-        if os.path.exists(os.path.join(src, name)):
-            shutil.copy(os.path.join(src, name), os.path.join(out, name))
+    for name in ("tokenizer.json", "special_tokens_map.json", "tokenizer_config.json", *extra):
+        if os.path.exists(os.path.join(tokenizer_dir, name)):
+            shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out, name))
+
+
+def main():
+    kind = sys.argv[1]
+    if kind == "bert":
+        src, out = sys.argv[2], sys.argv[3]
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        if cfg.get("model_type") != "bert":
+            sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported")
+        write_variants(bert_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, ["config.json"])
+    elif kind == "onnx":
+        path, output, tokenizer_dir, out = sys.argv[2:6]
+        write_variants(token_states_graph(path, output), tokenizer_dir, out)
+    else:
+        sys.exit(__doc__)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ pub fn raise(e: EngineError) -> ! {
             Some("Model names are one path component of letters, digits, '-', '_' and '.', not starting with '.'.".into()),
             None,
         ),
+        EngineError::MemoryLimit { need_mb, held_mb, .. } => (
+            ERRCODE_OUT_OF_MEMORY,
+            Some(format!("It needs about {need_mb} MB; models that cannot be evicted (the fallback model) hold {held_mb} MB.")),
+            Some(format!("Raise the limit, e.g. SET pg_embed.memory_limit = '{}MB';, or unload models with SELECT pg_embed_unload();", (need_mb + held_mb).next_power_of_two().max(64))),
+        ),
         EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
         EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
         EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),

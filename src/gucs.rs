@@ -44,6 +44,13 @@ static PRECISION: GucSetting<PrecisionSetting> = GucSetting::<PrecisionSetting>:
 /// and parallel workers, and spinning threads of several backends fight on few cores.
 static THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
 
+/// Memory the models of one backend may hold, in MB. Loading a model evicts the least recently
+/// used ones to stay under it. 1 GB holds the default model in fp32 several times over.
+static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
+
+/// A model that is never evicted to make room ("always have a fallback"). Empty: none.
+static FALLBACK_MODEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -79,6 +86,24 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"pg_embed.memory_limit",
+        c"Memory the models loaded in one backend may hold.",
+        c"Measured as resident memory growth while loading and running each model; the least recently used models are evicted to stay under it.",
+        &MEMORY_LIMIT_MB,
+        16,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_string_guc(
+        c"pg_embed.fallback_model",
+        c"A model that is never evicted to make room for others.",
+        c"Empty for none.",
+        &FALLBACK_MODEL,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -108,6 +133,9 @@ pub fn model_dir() -> PathBuf {
 
 /// The precision to load `spec` at under the current setting.
 pub fn precision_for(spec: &pg_embed_engine::ModelSpec) -> Precision {
+    if spec.files.int8.is_empty() {
+        return Precision::Fp32;
+    }
     match PRECISION.get() {
         PrecisionSetting::Fp32 => Precision::Fp32,
         PrecisionSetting::Int8 => Precision::Int8,
@@ -118,4 +146,12 @@ pub fn precision_for(spec: &pg_embed_engine::ModelSpec) -> Precision {
 
 pub fn threads() -> usize {
     THREADS.get().max(1) as usize
+}
+
+pub fn memory_limit_bytes() -> u64 {
+    u64::try_from(MEMORY_LIMIT_MB.get()).unwrap_or(0) << 20
+}
+
+pub fn fallback_model() -> Option<String> {
+    FALLBACK_MODEL.get().map(|c| c.to_string_lossy().into_owned()).filter(|s| !s.is_empty())
 }

@@ -1,3 +1,4 @@
 //! The SQL surface. Every `#[pg_extern]` of pg_embed lives in this module tree.
 
 mod embed;
+mod models;

@@ -1,26 +1,32 @@
-//! Per-backend model state. A backend is single-threaded, so a `thread_local!` holds the
-//! loaded models without locks. Models load on first use, after the fork, never in _PG_init.
-//! (For now every loaded model is kept for the backend's life.)
+//! Per-backend model state: which models this backend holds, under its memory limit.
+//!
+//! A backend is single-threaded, so a `thread_local!` cache holds the loaded models without
+//! locks. Models load on first use, after the fork, never in _PG_init. What a model costs is
+//! measured (resident memory growth while it loads, plus growth while it runs, which is ONNX
+//! Runtime's arena), and the least recently used models are evicted, with a NOTICE, to keep
+//! the total under `pg_embed.memory_limit`. The fallback model is never evicted to make room.
+
+mod models;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
+use pg_embed_engine::cache::LruCache;
+use pg_embed_engine::memory::{release_free_memory, resident_bytes};
 use pg_embed_engine::model::Embedded;
 use pg_embed_engine::session::SessionOptions;
-use pg_embed_engine::{Catalog, Embedder, EngineError, LoadOptions, ModelSpec};
+use pg_embed_engine::{Embedder, EngineError, LoadOptions, ModelSpec, Precision};
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::gucs;
+pub use models::{all_specs, register, resolve};
 
 /// The model `embed_doc` uses.
 pub const DOC_MODEL: &str = "all-MiniLM-L6-v2";
 
 thread_local! {
-    static CATALOG: Catalog = Catalog::builtin();
-    static MODELS: RefCell<HashMap<String, Embedder>> = RefCell::new(HashMap::new());
-}
-
-fn spec(name: &str) -> Result<ModelSpec, EngineError> {
-    CATALOG.with(|c| c.get(name).cloned())
+    static CACHE: RefCell<LruCache<Embedder>> = RefCell::new(LruCache::new());
 }
 
 fn load_options(spec: &ModelSpec) -> LoadOptions {
@@ -32,21 +38,112 @@ fn load_options(spec: &ModelSpec) -> LoadOptions {
     }
 }
 
+const MB: u64 = 1 << 20;
+
+/// Reports evictions (their values are already dropped) and returns the memory to the OS.
+fn notice_evicted(evicted: &[pg_embed_engine::cache::Evicted], why: &str) {
+    if !evicted.is_empty() {
+        release_free_memory();
+    }
+    for e in evicted {
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("pg_embed: unloaded model \"{}\" {why}", e.name), "pg_embed")
+            .set_detail(format!("It held {} MB of this backend's memory.", e.bytes.div_ceil(MB)))
+            .report(PgLogLevel::NOTICE);
+    }
+}
+
+/// Loads `spec` into the cache, evicting least recently used models first if needed.
+fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) -> Result<(), EngineError> {
+    let limit = gucs::memory_limit_bytes();
+    // Load ONNX Runtime first so the library itself is not charged to a model.
+    pg_embed_engine::ortlib::ensure_loaded(&opts.runtime_library)?;
+    let dir = opts.model_dir.join(&spec.name);
+    let file = spec.onnx_path(&dir, opts.precision);
+    // Before loading, the file size is the best estimate of what the model will take.
+    let estimate = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let too_big = |held: u64, need: u64| EngineError::MemoryLimit {
+        model: spec.name.clone(),
+        need_mb: need.div_ceil(MB),
+        limit_mb: limit / MB,
+        held_mb: held / MB,
+    };
+    let evicted = cache.make_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
+    notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
+    let before = resident_bytes();
+    let embedder = Embedder::load(spec, opts)?;
+    let bytes = resident_bytes().saturating_sub(before).max(estimate / 4);
+    if bytes > limit {
+        drop(embedder);
+        return Err(too_big(0, bytes));
+    }
+    cache.insert(&spec.name, embedder, bytes);
+    if let Some(fallback) = gucs::fallback_model() {
+        cache.set_pinned(&fallback, true);
+    }
+    // The measured size may exceed the estimate: evict more if the total is now over.
+    enforce_limit(cache, &spec.name);
+    Ok(())
+}
+
+/// Evicts least recently used models (never `keep`, never pinned ones) while over the limit.
+fn enforce_limit(cache: &mut LruCache<Embedder>, keep: &str) {
+    let limit = gucs::memory_limit_bytes();
+    if cache.held() > limit {
+        if let Ok(evicted) = cache.make_room(0, limit, Some(keep)) {
+            notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
+        }
+    }
+}
+
 /// Embeds `texts` with model `name`, loading it first if this backend does not hold it (or
-/// holds it at another precision than the settings now ask for).
+/// holds it at another precision or thread count than the settings now ask for).
 pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
-    let spec = spec(name)?;
+    let spec = resolve(name)?;
     let opts = load_options(&spec);
-    MODELS.with(|models| {
-        let mut models = models.borrow_mut();
-        let stale = models.get(name).is_some_and(|m| m.precision() != opts.precision);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || m.threads() != opts.session.intra_threads);
         if stale {
-            models.remove(name);
+            cache.remove(name);
+            release_free_memory();
         }
-        if !models.contains_key(name) {
-            models.insert(name.to_string(), Embedder::load(&spec, &opts)?);
+        if !cache.contains(name) {
+            load(&mut cache, &spec, &opts)?;
         }
-        let model = models.get_mut(name).expect("inserted above");
-        model.embed(texts)
+        let before = resident_bytes();
+        let out = cache.get_mut(name).expect("loaded above").embed(texts)?;
+        // Growth while running is the arena keeping its largest batch: charge it to the model.
+        let grown = resident_bytes().saturating_sub(before);
+        if grown > 0 {
+            cache.add_bytes(name, grown);
+            enforce_limit(&mut cache, name);
+        }
+        Ok(out)
     })
+}
+
+/// What this backend holds of a model: `(precision, bytes)`.
+pub fn loaded(name: &str) -> Option<(Precision, u64)> {
+    CACHE.with(|c| {
+        let c = c.borrow();
+        Some((c.peek(name)?.precision(), c.bytes_of(name)?))
+    })
+}
+
+/// Unloads one model, or all with `None`; returns how many were unloaded.
+pub fn unload(name: Option<&str>) -> i64 {
+    let n = CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        match name {
+            Some(n) => i64::from(c.remove(n).is_some()),
+            None => c.clear().len() as i64,
+        }
+    });
+    release_free_memory();
+    n
+}
+
+/// Names of loaded models, least recently used first.
+pub fn lru_order() -> Vec<String> {
+    CACHE.with(|c| c.borrow().names_by_age())
 }

@@ -41,6 +41,11 @@ pub enum EngineError {
     #[error("ONNX Runtime failed while running model \"{model}\": {reason}")]
     Inference { model: String, reason: String },
 
+    /// Loading the model would exceed the backend's memory limit even after evicting every
+    /// model that may be evicted.
+    #[error("model \"{model}\" does not fit in pg_embed.memory_limit ({limit_mb} MB)")]
+    MemoryLimit { model: String, need_mb: u64, limit_mb: u64, held_mb: u64 },
+
     /// The catalog file itself is malformed.
     #[error("invalid model catalog: {0}")]
     Catalog(String),

@@ -7,8 +7,10 @@
 //!
 //! Nothing here knows about PostgreSQL, so all of it is testable with plain `cargo test`.
 
+pub mod cache;
 pub mod catalog;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod normalize;
 pub mod ortlib;

@@ -31,6 +31,7 @@ pub struct Embedded {
 pub struct Embedder {
     spec: ModelSpec,
     precision: Precision,
+    threads: usize,
     tokenizer: TextTokenizer,
     session: OnnxSession,
 }
@@ -49,12 +50,19 @@ pub(crate) fn check_readable(model: &str, path: &Path) -> Result<()> {
 impl Embedder {
     pub fn load(spec: &ModelSpec, opts: &LoadOptions) -> Result<Embedder> {
         crate::catalog::validate_name(&spec.name)?;
+        // File names are single path components too: nothing may be read outside the folder.
+        for file in [&spec.files.tokenizer, &spec.files.fp32, &spec.files.int8] {
+            if !file.is_empty() {
+                crate::catalog::validate_name(file)?;
+            }
+        }
         let env = crate::ortlib::ensure_loaded(&opts.runtime_library)?;
         let dir = opts.model_dir.join(&spec.name);
         let tokenizer = TextTokenizer::from_file(&spec.name, &dir.join(&spec.files.tokenizer), spec.max_tokens)?;
         let onnx = spec.onnx_path(&dir, opts.precision);
         let session = OnnxSession::load(&env, &spec.name, &onnx, &spec.pooling.output, &opts.session)?;
-        let mut embedder = Embedder { spec: spec.clone(), precision: opts.precision, tokenizer, session };
+        let mut embedder =
+            Embedder { spec: spec.clone(), precision: opts.precision, threads: opts.session.intra_threads, tokenizer, session };
         // One tiny run proves the graph, the tokenizer and the catalog agree before the model is used.
         let probe = embedder.embed(&["pg_embed"])?;
         let dims = probe.vectors.first().map_or(0, Vec::len);
@@ -73,6 +81,11 @@ impl Embedder {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// ONNX Runtime intra-op threads this model's session was built with.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Embeds texts as one batch (padded to the longest). Vectors are L2-normalised.

@@ -1,0 +1,197 @@
+//! Named models: embedding with a model by name, registering user models, the model view,
+//! and unloading.
+
+use pgrx::prelude::*;
+
+use pg_embed_engine::catalog::{ModelFiles, Pooling, PoolingKind};
+use pg_embed_engine::{EngineError, ModelSpec, Precision};
+
+use crate::error::{raise, OrRaise};
+use crate::runtime;
+use crate::vector::Vector;
+
+/// Embeds a text with the named model. IMMUTABLE because the result depends only on the
+/// arguments and the model's files, provided the files of a name never change in place
+/// (install a changed model under a new name).
+#[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
+fn embed(body: &str, model: &str) -> Vector {
+    let mut out = runtime::embed(model, &[body]).or_raise();
+    Vector(out.vectors.pop().expect("one text in, one vector out"))
+}
+
+/// Registers (or replaces) a user model whose files are in `<pg_embed.model_dir>/<name>/`.
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(volatile, parallel_unsafe)]
+fn pg_embed_register_model(
+    name: &str,
+    dims: i32,
+    pooling: default!(&str, "'mean'"),
+    max_tokens: default!(i32, 256),
+    role: default!(&str, "'general'"),
+    fp32_file: default!(&str, "'model.onnx'"),
+    int8_file: default!(&str, "''"),
+    tokenizer_file: default!(&str, "'tokenizer.json'"),
+    pooled_output: default!(&str, "'last_hidden_state'"),
+    int8_safe: default!(bool, false),
+    query_prefix: default!(&str, "''"),
+    document_prefix: default!(&str, "''"),
+) {
+    let kind = match pooling {
+        "mean" => PoolingKind::Mean,
+        "cls" => PoolingKind::Cls,
+        "pooled" => PoolingKind::Pooled,
+        other => raise(EngineError::Catalog(format!("pooling must be mean, cls or pooled, not \"{other}\""))),
+    };
+    let spec = ModelSpec {
+        name: name.to_string(),
+        repo: String::new(),
+        revision: String::new(),
+        files: ModelFiles { fp32: fp32_file.into(), int8: int8_file.into(), tokenizer: tokenizer_file.into() },
+        dims: dims.max(0) as usize,
+        pooling: Pooling { kind, output: pooled_output.into() },
+        max_tokens: max_tokens.max(0) as usize,
+        role: role.into(),
+        query_prefix: query_prefix.into(),
+        document_prefix: document_prefix.into(),
+        int8_safe,
+        int8_note: "registered by a user".into(),
+        license: String::new(),
+        approx_mb: 1,
+    };
+    runtime::register(&spec).or_raise();
+    Spi::run_with_args(
+        "INSERT INTO pg_embed_user_models (name, dims, pooling, pooled_output, max_tokens, role, fp32_file, \
+           int8_file, tokenizer_file, int8_safe, query_prefix, document_prefix) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (name) DO UPDATE SET dims = EXCLUDED.dims, pooling = EXCLUDED.pooling, \
+           pooled_output = EXCLUDED.pooled_output, max_tokens = EXCLUDED.max_tokens, role = EXCLUDED.role, \
+           fp32_file = EXCLUDED.fp32_file, int8_file = EXCLUDED.int8_file, tokenizer_file = EXCLUDED.tokenizer_file, \
+           int8_safe = EXCLUDED.int8_safe, query_prefix = EXCLUDED.query_prefix, \
+           document_prefix = EXCLUDED.document_prefix, registered_at = now()",
+        &[
+            name.into(), dims.into(), pooling.into(), pooled_output.into(), max_tokens.into(), role.into(),
+            fp32_file.into(), int8_file.into(), tokenizer_file.into(), int8_safe.into(), query_prefix.into(),
+            document_prefix.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise(EngineError::Catalog(e.to_string())));
+    runtime::unload(Some(name));
+}
+
+/// One row per known model: what it is, which files are present, what this backend holds.
+#[pg_extern(volatile, parallel_restricted)]
+#[allow(clippy::type_complexity)]
+fn pg_embed_model_info() -> TableIterator<
+    'static,
+    (
+        name!(name, String),
+        name!(source, String),
+        name!(role, String),
+        name!(dims, i32),
+        name!(precisions, Vec<String>),
+        name!(files_present, bool),
+        name!(loaded, bool),
+        name!(loaded_precision, Option<String>),
+        name!(bytes_held, i64),
+        name!(lru_rank, Option<i32>),
+    ),
+> {
+    let dir = crate::gucs::model_dir();
+    let order = runtime::lru_order();
+    let rows: Vec<_> = runtime::all_specs()
+        .into_iter()
+        .map(|(spec, source)| {
+            let folder = dir.join(&spec.name);
+            let has = |f: &str| !f.is_empty() && folder.join(f).is_file();
+            let precisions: Vec<String> = [(Precision::Fp32, &spec.files.fp32), (Precision::Int8, &spec.files.int8)]
+                .into_iter()
+                .filter(|(_, f)| has(f))
+                .map(|(p, _)| p.as_str().to_string())
+                .collect();
+            let present = has(&spec.files.tokenizer) && !precisions.is_empty();
+            let loaded = runtime::loaded(&spec.name);
+            let rank = order.iter().position(|n| *n == spec.name).map(|i| i as i32 + 1);
+            (
+                spec.name.clone(),
+                source.as_str().to_string(),
+                spec.role.clone(),
+                spec.dims as i32,
+                precisions,
+                present,
+                loaded.is_some(),
+                loaded.map(|(p, _)| p.as_str().to_string()),
+                loaded.map_or(0, |(_, b)| b as i64),
+                rank,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Unloads one model from this backend now. Returns 1 if it was loaded, else 0.
+#[pg_extern(volatile, strict, parallel_unsafe, name = "pg_embed_unload")]
+fn pg_embed_unload_one(model: &str) -> i64 {
+    runtime::unload(Some(model))
+}
+
+/// Unloads every model from this backend now. Returns how many were loaded.
+#[pg_extern(volatile, parallel_unsafe, name = "pg_embed_unload")]
+fn pg_embed_unload_all() -> i64 {
+    runtime::unload(None)
+}
+
+extension_sql!(
+    r#"
+CREATE TABLE pg_embed_user_models (
+    name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
+    dims int NOT NULL CHECK (dims BETWEEN 1 AND 16000),
+    pooling text NOT NULL DEFAULT 'mean' CHECK (pooling IN ('mean', 'cls', 'pooled')),
+    pooled_output text NOT NULL DEFAULT 'last_hidden_state',
+    max_tokens int NOT NULL DEFAULT 256 CHECK (max_tokens BETWEEN 8 AND 8192),
+    role text NOT NULL DEFAULT 'general' CHECK (role IN ('code', 'doc', 'general')),
+    fp32_file text NOT NULL DEFAULT 'model.onnx',
+    int8_file text NOT NULL DEFAULT '',
+    tokenizer_file text NOT NULL DEFAULT 'tokenizer.json',
+    int8_safe boolean NOT NULL DEFAULT false,
+    query_prefix text NOT NULL DEFAULT '',
+    document_prefix text NOT NULL DEFAULT '',
+    repo text NOT NULL DEFAULT '',
+    revision text NOT NULL DEFAULT '',
+    license text NOT NULL DEFAULT '',
+    registered_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_user_models IS 'Models registered with pg_embed_register_model(); their files are in pg_embed.model_dir/<name>/.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_user_models', '');
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'embed_admin') THEN
+        CREATE ROLE embed_admin NOLOGIN;
+    END IF;
+END $$;
+GRANT SELECT ON pg_embed_user_models TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
+"#,
+    name = "user_models_table",
+    bootstrap,
+);
+
+extension_sql!(
+    r#"
+CREATE VIEW pg_embed_models AS SELECT * FROM pg_embed_model_info();
+GRANT SELECT ON pg_embed_models TO PUBLIC;
+COMMENT ON VIEW pg_embed_models IS 'Every model pg_embed knows: role, dimensions, precisions whose files are present, and what this backend holds (bytes measured, lru_rank 1 = next to evict).';
+
+REVOKE ALL ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) TO embed_admin;
+
+COMMENT ON FUNCTION embed(text, text) IS
+  'Embeds a text with the named model (see pg_embed_models). IMMUTABLE on the condition that the files of a model name never change in place.';
+COMMENT ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) IS
+  'Registers or replaces a user model whose files are in pg_embed.model_dir/<name>/. Superusers and members of embed_admin only.';
+COMMENT ON FUNCTION pg_embed_model_info() IS 'The rows of the pg_embed_models view.';
+COMMENT ON FUNCTION pg_embed_unload(text) IS 'Unloads one model from this backend now; returns 1 if it was loaded.';
+COMMENT ON FUNCTION pg_embed_unload() IS 'Unloads every model from this backend now; returns how many were loaded.';
+"#,
+    name = "models_sql",
+    requires = [embed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
+);

@@ -1,0 +1,78 @@
+-- Named models, user registration, the model view, and the per-backend memory limit.
+\set VERBOSITY terse
+SELECT name, source, role, dims, precisions, files_present FROM pg_embed_models ORDER BY source, name;
+
+-- embed(text, model) with each model present; it is IMMUTABLE (files of a name never change).
+SELECT vector_dims(embed('hello', 'all-MiniLM-L6-v2')) AS l6, vector_dims(embed('hello', 'paraphrase-MiniLM-L3-v2')) AS l3;
+SELECT provolatile FROM pg_proc WHERE proname = 'embed';
+SELECT round((embed('hello world', 'all-MiniLM-L6-v2') <=> embed_doc('hello world'))::numeric, 6) AS same_as_embed_doc;
+
+-- Names are validated: nothing outside the model directory can be reached.
+SELECT embed('x', '../../etc/passwd');
+\echo :LAST_ERROR_SQLSTATE
+SELECT embed('x', 'no-such-model');
+\echo :LAST_ERROR_SQLSTATE
+SELECT embed('x', 'all-MiniLM-L12-v2');
+\echo :LAST_ERROR_SQLSTATE
+
+-- A user model: the 8-bit-weight export of all-MiniLM-L6-v2 the set-up put in minilm-l6-w8/.
+SELECT pg_embed_register_model('minilm-l6-w8', 384, role => 'doc');
+SELECT pg_embed_register_model('../escape', 384);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_register_model('w8-bad-file', 384, fp32_file => '../all-MiniLM-L6-v2/model.onnx');
+\echo :LAST_ERROR_SQLSTATE
+SELECT name, source, role, precisions, files_present FROM pg_embed_models WHERE source = 'user';
+SELECT round((1 - (embed('a user model', 'minilm-l6-w8') <=> embed('a user model', 'all-MiniLM-L6-v2')))::numeric, 2) AS cosine_to_fp32;
+
+-- Registering needs superuser or membership in embed_admin; embedding needs nothing.
+CREATE ROLE model_user LOGIN;
+CREATE ROLE model_admin LOGIN IN ROLE embed_admin;
+\c - model_user
+SELECT pg_embed_register_model('x', 384);
+\echo :LAST_ERROR_SQLSTATE
+SELECT vector_dims(embed('ordinary users embed with user models', 'minilm-l6-w8'));
+\c - model_admin
+SELECT pg_embed_register_model('minilm-l6-w8-copy', 384);
+SELECT count(*) FROM pg_embed_models WHERE name = 'minilm-l6-w8-copy';
+\c - postgres
+DELETE FROM pg_embed_user_models WHERE name = 'minilm-l6-w8-copy';
+DROP ROLE model_user;
+DROP ROLE model_admin;
+
+-- Three models, a limit that fits two: the least recently used one is evicted, with a NOTICE.
+\c
+SET pg_embed.fallback_model = '';
+SET pg_embed.memory_limit = '300MB';
+SELECT vector_dims(embed('a', 'all-MiniLM-L6-v2'));
+SELECT vector_dims(embed('a', 'paraphrase-MiniLM-L3-v2'));
+SELECT name, lru_rank FROM pg_embed_models WHERE loaded ORDER BY lru_rank;
+SELECT vector_dims(embed('a', 'minilm-l6-w8'));
+SELECT name, lru_rank FROM pg_embed_models WHERE loaded ORDER BY lru_rank;
+SELECT vector_dims(embed('a', 'paraphrase-MiniLM-L3-v2'));
+SELECT vector_dims(embed('a', 'all-MiniLM-L6-v2'));
+SELECT name, lru_rank FROM pg_embed_models WHERE loaded ORDER BY lru_rank;
+SELECT sum(bytes_held) <= 300 * 1024 * 1024 AS within_limit FROM pg_embed_models;
+-- The backend's resident memory (read by the backend from /proc) stays within the limit plus
+-- the stated overhead of 100 MB (the backend itself and the ONNX Runtime library).
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmRSS:\s+(\d+) kB'))[1]::bigint * 1024
+       <= (300 + 100) * 1024 * 1024 AS rss_within_limit_plus_overhead;
+
+-- The fallback model is pinned: it is never evicted to make room.
+SET pg_embed.fallback_model = 'paraphrase-MiniLM-L3-v2';
+SELECT vector_dims(embed('b', 'paraphrase-MiniLM-L3-v2'));
+SELECT vector_dims(embed('b', 'minilm-l6-w8'));
+SELECT name, lru_rank FROM pg_embed_models WHERE loaded ORDER BY lru_rank;
+
+-- A model that cannot fit at all is an error, and nothing is evicted for it.
+SET pg_embed.memory_limit = '100MB';
+SELECT embed('c', 'all-MiniLM-L6-v2');
+\echo :LAST_ERROR_SQLSTATE
+SELECT name FROM pg_embed_models WHERE loaded ORDER BY name;
+
+-- Unloading frees memory now.
+SELECT pg_embed_unload('paraphrase-MiniLM-L3-v2');
+SELECT pg_embed_unload();
+SELECT count(*) AS still_loaded FROM pg_embed_models WHERE loaded;
+RESET pg_embed.memory_limit;
+SELECT vector_dims(embed('d', 'all-MiniLM-L6-v2')) AS works_again;
+DELETE FROM pg_embed_user_models;
