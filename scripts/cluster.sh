@@ -20,7 +20,7 @@ max_parallel_workers_per_gather = 2
 CONF
     fi
     if running; then echo "ok: cluster already running on 127.0.0.1:$PGE_PORT"; exit 0; fi
-    as_pg "$PG_BIN/pg_ctl" -D "$PGE_CLUSTER" -l "$PGE_CLUSTER/server.log" -o "-p $PGE_PORT" -w start >/dev/null
+    env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PGE_CLUSTER" -l "$PGE_CLUSTER/server.log" -o "-p $PGE_PORT" -w start >/dev/null
     echo "ok: cluster running on 127.0.0.1:$PGE_PORT (log: $PGE_CLUSTER/server.log)"
     ;;
   stop)

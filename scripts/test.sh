@@ -64,7 +64,8 @@ for stage in $stages; do
       regress=$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress
       tests=$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')
       set +e
-      runuser -u postgres -- "$regress" --temp-instance="$run/tmp" --bindir="$PG_BIN" \
+      # A server with RUST_BACKTRACE set adds Rust backtraces to some DETAIL lines.
+      env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$regress" --temp-instance="$run/tmp" --bindir="$PG_BIN" \
         --inputdir="$run" --outputdir="$run" --dbname=regression \
         --load-extension=vector --load-extension=pg_embed $tests
       rc=$?; set -e

@@ -51,6 +51,15 @@ static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// A model that is never evicted to make room ("always have a fallback"). Empty: none.
 static FALLBACK_MODEL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
 
+/// Texts per ONNX Runtime run in the batch functions (texts are sorted by length first).
+/// Small sorted batches are best on CPUs: padding is paid in full, and bigger batches only
+/// grow the arena. int8 models always run one text at a time (see README).
+static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(8);
+
+/// Padded tokens per run (texts x longest text). Bounds the time between two interrupt checks
+/// and the size ONNX Runtime's arena grows to.
+static MAX_TOKENS_PER_RUN: GucSetting<i32> = GucSetting::<i32>::new(2048);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -104,6 +113,26 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"pg_embed.batch_size",
+        c"Texts per model run in the batch functions.",
+        c"Texts are sorted by token count first, so a run pads little.",
+        &BATCH_SIZE,
+        1,
+        1024,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_embed.max_tokens_per_run",
+        c"Padded tokens per model run (texts times the longest).",
+        c"Bounds the time between two checks for cancellation and the memory one run takes.",
+        &MAX_TOKENS_PER_RUN,
+        64,
+        1_048_576,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -154,4 +183,11 @@ pub fn memory_limit_bytes() -> u64 {
 
 pub fn fallback_model() -> Option<String> {
     FALLBACK_MODEL.get().map(|c| c.to_string_lossy().into_owned()).filter(|s| !s.is_empty())
+}
+
+pub fn run_limits() -> pg_embed_engine::batch::RunLimits {
+    pg_embed_engine::batch::RunLimits {
+        max_texts: BATCH_SIZE.get().max(1) as usize,
+        max_tokens: MAX_TOKENS_PER_RUN.get().max(1) as usize,
+    }
 }

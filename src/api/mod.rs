@@ -1,4 +1,5 @@
 //! The SQL surface. Every `#[pg_extern]` of pg_embed lives in this module tree.
 
+mod batch;
 mod embed;
 mod models;

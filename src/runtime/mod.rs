@@ -111,7 +111,10 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
             load(&mut cache, &spec, &opts)?;
         }
         let before = resident_bytes();
-        let out = cache.get_mut(name).expect("loaded above").embed(texts)?;
+        let limits = gucs::run_limits();
+        let out = cache.get_mut(name).expect("loaded above").embed_with(texts, limits, &mut || {
+            pgrx::check_for_interrupts!();
+        })?;
         // Growth while running is the arena keeping its largest batch: charge it to the model.
         let grown = resident_bytes().saturating_sub(before);
         if grown > 0 {

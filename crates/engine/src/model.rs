@@ -8,7 +8,8 @@ use crate::normalize::l2_normalize;
 use crate::pool::pool;
 use crate::session::{OnnxSession, SessionOptions};
 use crate::tensors;
-use crate::tokenize::TextTokenizer;
+use crate::batch::{plan, RunLimits};
+use crate::tokenize::{TextTokenizer, Tokens};
 
 /// Where to find a model's files and how to run it.
 #[derive(Debug, Clone)]
@@ -88,29 +89,44 @@ impl Embedder {
         self.threads
     }
 
-    /// Embeds texts as one batch (padded to the longest). Vectors are L2-normalised.
-    pub fn embed(&mut self, texts: &[&str]) -> Result<Embedded> {
-        if texts.is_empty() {
-            return Ok(Embedded { vectors: Vec::new(), truncated: 0 });
-        }
+    /// Embeds texts in one run per group of similar length (see [`crate::batch`]), returning
+    /// vectors in input order, L2-normalised. `between_runs` is called before every run after
+    /// the first; the host checks for cancellation there.
+    ///
+    /// int8 models run one text at a time: their activations are quantized with one scale per
+    /// tensor, so in a batch a text's vector would depend on the other texts.
+    pub fn embed_with(&mut self, texts: &[&str], limits: RunLimits, between_runs: &mut dyn FnMut()) -> Result<Embedded> {
         let tokens = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
-        let vocab = self.tokenizer.vocab_size() as i64;
-        if tokens.iter().flat_map(|t| &t.ids).any(|&id| id >= vocab) {
-            return Err(EngineError::ModelMismatch {
-                model: self.spec.name.clone(),
-                reason: "the tokenizer produced an id outside its own vocabulary".into(),
-            });
-        }
         let truncated = tokens.iter().filter(|t| t.truncated).count();
-        let inputs = tensors::build(&tokens);
-        let output = self.session.run(&inputs)?;
-        let mut vectors = pool(self.spec.pooling.kind, &output.view(), &inputs.mask.view()).ok_or_else(|| {
-            EngineError::ModelMismatch {
-                model: self.spec.name.clone(),
-                reason: format!("output shape {:?} does not fit {:?} pooling", output.shape(), self.spec.pooling.kind),
+        let limits = match self.precision {
+            Precision::Int8 => RunLimits { max_texts: 1, ..limits },
+            Precision::Fp32 => limits,
+        };
+        let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (n, run) in plan(&lengths, limits).into_iter().enumerate() {
+            if n > 0 {
+                between_runs();
             }
-        })?;
-        vectors.iter_mut().for_each(|v| l2_normalize(v));
+            let batch: Vec<Tokens> = run.iter().map(|&i| tokens[i].clone()).collect();
+            let inputs = tensors::build(&batch);
+            let output = self.session.run(&inputs)?;
+            let pooled = pool(self.spec.pooling.kind, &output.view(), &inputs.mask.view()).ok_or_else(|| {
+                EngineError::ModelMismatch {
+                    model: self.spec.name.clone(),
+                    reason: format!("output shape {:?} does not fit {:?} pooling", output.shape(), self.spec.pooling.kind),
+                }
+            })?;
+            for (i, mut v) in run.into_iter().zip(pooled) {
+                l2_normalize(&mut v);
+                vectors[i] = v;
+            }
+        }
         Ok(Embedded { vectors, truncated })
+    }
+
+    /// [`Embedder::embed_with`] with default run limits and nothing between runs.
+    pub fn embed(&mut self, texts: &[&str]) -> Result<Embedded> {
+        self.embed_with(texts, RunLimits::default(), &mut || {})
     }
 }

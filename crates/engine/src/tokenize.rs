@@ -55,11 +55,6 @@ impl TextTokenizer {
         self.max_tokens
     }
 
-    /// The size of the tokenizer's vocabulary (ids are below it).
-    pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
-    }
-
     pub fn encode(&self, text: &str) -> Result<Tokens> {
         let enc = self.inner.encode(text, true).map_err(|e| EngineError::Tokenize(e.to_string()))?;
         Ok(Tokens {

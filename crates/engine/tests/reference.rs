@@ -78,6 +78,18 @@ fn a_batch_equals_single_texts_and_long_texts_are_reported_truncated() {
 }
 
 #[test]
+fn int8_batches_equal_single_texts() {
+    let mut model = load(Precision::Int8);
+    let items = reference();
+    let texts: Vec<&str> = items.iter().map(|(t, _)| t.as_str()).collect();
+    let batch = model.embed(&texts).unwrap();
+    for (text, v) in texts.iter().zip(&batch.vectors) {
+        let c = cosine(v, &model.embed(&[text]).unwrap().vectors[0]);
+        assert!(c >= 0.9999, "int8 batched vs single cosine {c} for {text:?}");
+    }
+}
+
+#[test]
 fn int8_stays_close_to_fp32() {
     let mut fp32 = load(Precision::Fp32);
     let mut int8 = load(Precision::Int8);
