@@ -51,6 +51,16 @@ pub fn raise(e: EngineError) -> ! {
             Some(format!("It needs about {need_mb} MB; models that cannot be evicted (the fallback model) hold {held_mb} MB.")),
             Some(format!("Raise the limit, e.g. SET pg_embed.memory_limit = '{}MB';, or unload models with SELECT pg_embed_unload();", (need_mb + held_mb).next_power_of_two().max(64))),
         ),
+        EngineError::TextTooLarge { .. } => (
+            ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            Some("Texts over the bound are refused before tokenizing, so memory and time stay bounded.".into()),
+            Some("Embed a shorter part of the text, or raise the bound, e.g. SET pg_embed.max_text_size = '64MB';".into()),
+        ),
+        EngineError::TooManyTokens { .. } => (
+            ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            Some("pg_embed.long_text is 'error'.".into()),
+            Some("SET pg_embed.long_text = 'truncate' embeds the first tokens; 'window' embeds the whole text in windows.".into()),
+        ),
         EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
         EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
         EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),

@@ -60,6 +60,24 @@ static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(8);
 /// and the size ONNX Runtime's arena grows to.
 static MAX_TOKENS_PER_RUN: GucSetting<i32> = GucSetting::<i32>::new(2048);
 
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LongTextSetting {
+    #[name = c"truncate"]
+    Truncate,
+    #[name = c"error"]
+    Error,
+    #[name = c"window"]
+    Window,
+}
+
+/// What to do with a text longer than the model's token limit: embed its first tokens (with a
+/// NOTICE once per statement), refuse it, or embed every window and average.
+static LONG_TEXT: GucSetting<LongTextSetting> = GucSetting::<LongTextSetting>::new(LongTextSetting::Truncate);
+
+/// Hard bound on one text, in kB: longer texts are refused before tokenizing, so a stray
+/// 100 MB value cannot take a backend's memory or minutes of CPU.
+static MAX_TEXT_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(8 * 1024);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -133,6 +151,24 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_enum_guc(
+        c"pg_embed.long_text",
+        c"Texts over the model's token limit: truncate, error or window.",
+        c"truncate embeds the first tokens (NOTICE once per statement); error refuses the text; window averages the embeddings of all token windows.",
+        &LONG_TEXT,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_embed.max_text_size",
+        c"Largest text pg_embed accepts; longer texts are refused before tokenizing.",
+        c"Bounds the memory and time one text can take.",
+        &MAX_TEXT_SIZE_KB,
+        1,
+        1024 * 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
     reserve_prefix();
 }
 
@@ -189,5 +225,17 @@ pub fn run_limits() -> pg_embed_engine::batch::RunLimits {
     pg_embed_engine::batch::RunLimits {
         max_texts: BATCH_SIZE.get().max(1) as usize,
         max_tokens: MAX_TOKENS_PER_RUN.get().max(1) as usize,
+    }
+}
+
+pub fn input_policy() -> pg_embed_engine::model::InputPolicy {
+    use pg_embed_engine::model::LongText;
+    pg_embed_engine::model::InputPolicy {
+        long_text: match LONG_TEXT.get() {
+            LongTextSetting::Truncate => LongText::Truncate,
+            LongTextSetting::Error => LongText::Error,
+            LongTextSetting::Window => LongText::Window,
+        },
+        max_bytes: usize::try_from(MAX_TEXT_SIZE_KB.get()).unwrap_or(1) << 10,
     }
 }

@@ -112,9 +112,12 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
         }
         let before = resident_bytes();
         let limits = gucs::run_limits();
-        let out = cache.get_mut(name).expect("loaded above").embed_with(texts, limits, &mut || {
+        let out = cache.get_mut(name).expect("loaded above").embed_with(texts, limits, gucs::input_policy(), &mut || {
             pgrx::check_for_interrupts!();
         })?;
+        if out.truncated > 0 {
+            notice_truncated(&spec, out.truncated);
+        }
         // Growth while running is the arena keeping its largest batch: charge it to the model.
         let grown = resident_bytes().saturating_sub(before);
         if grown > 0 {
@@ -123,6 +126,29 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
         }
         Ok(out)
     })
+}
+
+thread_local! {
+    /// Start time of the statement that last reported a truncation: one NOTICE per statement.
+    static TRUNCATION_REPORTED: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
+}
+
+/// Truncation is never silent, but an INSERT ... SELECT of a million rows must not print a
+/// million NOTICEs: the first truncation of each statement is reported.
+fn notice_truncated(spec: &ModelSpec, count: usize) {
+    // SAFETY: reads the current statement's start time; no preconditions.
+    let statement = unsafe { pgrx::pg_sys::GetCurrentStatementStartTimestamp() };
+    if TRUNCATION_REPORTED.with(|r| r.replace(statement)) == statement {
+        return;
+    }
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        format!("pg_embed: text truncated to the first {} tokens of model \"{}\"", spec.max_tokens, spec.name),
+        "pg_embed",
+    )
+    .set_detail(format!("{count} text(s) in this call were longer; further truncations in this statement are not reported."))
+    .set_hint("SET pg_embed.long_text = 'window' embeds whole texts; 'error' refuses long ones.")
+    .report(PgLogLevel::NOTICE);
 }
 
 /// What this backend holds of a model: `(precision, bytes)`.

@@ -33,6 +33,14 @@ pub enum EngineError {
     #[error("invalid model name \"{0}\"")]
     InvalidModelName(String),
 
+    /// A text over the hard size bound, refused before tokenizing.
+    #[error("text of {bytes} bytes exceeds pg_embed.max_text_size ({limit} bytes)")]
+    TextTooLarge { bytes: usize, limit: usize },
+
+    /// A text over the model's token limit while the policy is to refuse such texts.
+    #[error("text has more than {max_tokens} tokens, the limit of model \"{model}\"")]
+    TooManyTokens { model: String, max_tokens: usize },
+
     /// The tokenizer refused a text.
     #[error("could not tokenize text: {0}")]
     Tokenize(String),

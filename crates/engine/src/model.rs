@@ -9,7 +9,7 @@ use crate::pool::pool;
 use crate::session::{OnnxSession, SessionOptions};
 use crate::tensors;
 use crate::batch::{plan, RunLimits};
-use crate::tokenize::{TextTokenizer, Tokens};
+use crate::tokenize::{prefix, TextTokenizer, Tokens};
 
 /// Where to find a model's files and how to run it.
 #[derive(Debug, Clone)]
@@ -21,6 +21,37 @@ pub struct LoadOptions {
     pub precision: Precision,
     pub session: SessionOptions,
 }
+
+/// What to do with a text longer than the model's token limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LongText {
+    /// Embed its first `max_tokens` tokens (reported in [`Embedded::truncated`]).
+    Truncate,
+    /// Refuse it with [`EngineError::TooManyTokens`].
+    Error,
+    /// Embed every window of `max_tokens` tokens and average the window vectors, weighted by
+    /// their token counts.
+    Window,
+}
+
+/// Limits on the texts themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputPolicy {
+    pub long_text: LongText,
+    /// Texts longer than this many bytes are refused before tokenizing, so memory and time
+    /// stay bounded whatever the input.
+    pub max_bytes: usize,
+}
+
+impl Default for InputPolicy {
+    fn default() -> Self {
+        InputPolicy { long_text: LongText::Truncate, max_bytes: 8 << 20 }
+    }
+}
+
+/// In truncate mode only a prefix of this many bytes per allowed token is tokenized: no model
+/// sees more than its token limit anyway, and real text averages far fewer bytes per token.
+pub const BYTES_PER_TOKEN_BOUND: usize = 64;
 
 /// The vectors of a batch, plus how many of its texts were truncated.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,15 +126,54 @@ impl Embedder {
     ///
     /// int8 models run one text at a time: their activations are quantized with one scale per
     /// tensor, so in a batch a text's vector would depend on the other texts.
-    pub fn embed_with(&mut self, texts: &[&str], limits: RunLimits, between_runs: &mut dyn FnMut()) -> Result<Embedded> {
-        let tokens = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<Vec<_>>>()?;
+    pub fn embed_with(
+        &mut self,
+        texts: &[&str],
+        limits: RunLimits,
+        input: InputPolicy,
+        between_runs: &mut dyn FnMut(),
+    ) -> Result<Embedded> {
+        // Every text becomes one or more token sequences ("items"); owner[k] is item k's text.
+        let mut tokens: Vec<Tokens> = Vec::with_capacity(texts.len());
+        let mut owner: Vec<usize> = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            if text.len() > input.max_bytes {
+                return Err(EngineError::TextTooLarge { bytes: text.len(), limit: input.max_bytes });
+            }
+            match input.long_text {
+                LongText::Truncate => {
+                    let cut = prefix(text, self.spec.max_tokens.saturating_mul(BYTES_PER_TOKEN_BOUND));
+                    let mut t = self.tokenizer.encode(cut)?;
+                    t.truncated |= cut.len() < text.len();
+                    tokens.push(t);
+                    owner.push(i);
+                }
+                LongText::Error => {
+                    let t = self.tokenizer.encode(text)?;
+                    if t.truncated {
+                        return Err(EngineError::TooManyTokens {
+                            model: self.spec.name.clone(),
+                            max_tokens: self.spec.max_tokens,
+                        });
+                    }
+                    tokens.push(t);
+                    owner.push(i);
+                }
+                LongText::Window => {
+                    for w in self.tokenizer.encode_windows(text)? {
+                        tokens.push(w);
+                        owner.push(i);
+                    }
+                }
+            }
+        }
         let truncated = tokens.iter().filter(|t| t.truncated).count();
         let limits = match self.precision {
             Precision::Int8 => RunLimits { max_texts: 1, ..limits },
             Precision::Fp32 => limits,
         };
         let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        let mut items: Vec<Vec<f32>> = vec![Vec::new(); tokens.len()];
         for (n, run) in plan(&lengths, limits).into_iter().enumerate() {
             if n > 0 {
                 between_runs();
@@ -119,14 +189,24 @@ impl Embedder {
             })?;
             for (i, mut v) in run.into_iter().zip(pooled) {
                 l2_normalize(&mut v);
-                vectors[i] = v;
+                items[i] = v;
             }
         }
+        // Windows of one text: average weighted by token count, then normalise again.
+        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for ((v, &i), len) in items.into_iter().zip(&owner).zip(&lengths) {
+            let acc = &mut vectors[i];
+            if acc.is_empty() {
+                *acc = vec![0.0; v.len()];
+            }
+            acc.iter_mut().zip(&v).for_each(|(a, x)| *a += x * *len as f32);
+        }
+        vectors.iter_mut().for_each(|v| l2_normalize(v));
         Ok(Embedded { vectors, truncated })
     }
 
     /// [`Embedder::embed_with`] with default run limits and nothing between runs.
     pub fn embed(&mut self, texts: &[&str]) -> Result<Embedded> {
-        self.embed_with(texts, RunLimits::default(), &mut || {})
+        self.embed_with(texts, RunLimits::default(), InputPolicy::default(), &mut || {})
     }
 }

@@ -55,12 +55,51 @@ impl TextTokenizer {
         self.max_tokens
     }
 
+    /// The text's first `max_tokens` tokens (special tokens included).
     pub fn encode(&self, text: &str) -> Result<Tokens> {
         let enc = self.inner.encode(text, true).map_err(|e| EngineError::Tokenize(e.to_string()))?;
-        Ok(Tokens {
-            ids: enc.get_ids().iter().map(|&i| i64::from(i)).collect(),
-            type_ids: enc.get_type_ids().iter().map(|&i| i64::from(i)).collect(),
-            truncated: !enc.get_overflowing().is_empty(),
-        })
+        Ok(tokens_of(&enc, !enc.get_overflowing().is_empty()))
+    }
+
+    /// The whole text as consecutive windows of at most `max_tokens` tokens, each with the
+    /// model's special tokens; a text that fits is one window.
+    pub fn encode_windows(&self, text: &str) -> Result<Vec<Tokens>> {
+        let enc = self.inner.encode(text, true).map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        let mut windows = vec![tokens_of(&enc, false)];
+        windows.extend(enc.get_overflowing().iter().map(|o| tokens_of(o, false)));
+        Ok(windows)
+    }
+}
+
+fn tokens_of(enc: &tokenizers::Encoding, truncated: bool) -> Tokens {
+    Tokens {
+        ids: enc.get_ids().iter().map(|&i| i64::from(i)).collect(),
+        type_ids: enc.get_type_ids().iter().map(|&i| i64::from(i)).collect(),
+        truncated,
+    }
+}
+
+/// The longest prefix of `text` of at most `max_bytes` bytes that ends on a character boundary.
+pub fn prefix(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix;
+
+    #[test]
+    fn prefix_cuts_on_character_boundaries() {
+        assert_eq!(prefix("héllo", 2), "h");
+        assert_eq!(prefix("héllo", 3), "hé");
+        assert_eq!(prefix("abc", 10), "abc");
+        assert_eq!(prefix("🎉🎉", 5), "🎉");
     }
 }

@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use pg_embed_engine::{Catalog, Embedder, LoadOptions, Precision};
+use pg_embed_engine::batch::RunLimits;
+use pg_embed_engine::model::{InputPolicy, LongText};
+use pg_embed_engine::{Catalog, Embedder, EngineError, LoadOptions, Precision};
 
 fn options(precision: Precision) -> LoadOptions {
     let var = |name: &str| {
@@ -110,4 +112,32 @@ fn missing_files_name_the_path() {
     let err = Embedder::load(&spec, &options(Precision::Fp32)).err().expect("must fail");
     let msg = err.to_string();
     assert!(msg.contains("no-such-file.onnx") && msg.contains("does not exist"), "{msg}");
+}
+
+#[test]
+fn long_text_policies() {
+    let mut model = load(Precision::Fp32);
+    let long = "The planner chooses an index scan when the table is large. ".repeat(60); // ~700 tokens
+    let short = "a short text";
+    let with = |m: &mut Embedder, texts: &[&str], long_text, max_bytes| {
+        m.embed_with(texts, RunLimits::default(), InputPolicy { long_text, max_bytes }, &mut || {})
+    };
+    let truncated = with(&mut model, &[&long, short], LongText::Truncate, 1 << 20).unwrap();
+    assert_eq!(truncated.truncated, 1);
+    match with(&mut model, &[short, &long], LongText::Error, 1 << 20) {
+        Err(EngineError::TooManyTokens { max_tokens: 256, .. }) => {}
+        other => panic!("expected TooManyTokens, got {:?}", other.map(|e| e.truncated)),
+    }
+    assert_eq!(with(&mut model, &[short], LongText::Error, 1 << 20).unwrap().truncated, 0);
+    let windowed = with(&mut model, &[&long, short], LongText::Window, 1 << 20).unwrap();
+    assert_eq!(windowed.truncated, 0);
+    let norm: f64 = windowed.vectors[0].iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-5);
+    let c = cosine(&windowed.vectors[0], &truncated.vectors[0]);
+    assert!(c < 0.9999 && c > 0.8, "windows average more than the first 256 tokens (cosine {c})");
+    assert!(cosine(&windowed.vectors[1], &truncated.vectors[1]) > 0.99999, "a text that fits is one window");
+    match with(&mut model, &[short, &long], LongText::Truncate, 1000) {
+        Err(EngineError::TextTooLarge { limit: 1000, .. }) => {}
+        other => panic!("expected TextTooLarge, got {:?}", other.map(|e| e.truncated)),
+    }
 }
