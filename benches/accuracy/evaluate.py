@@ -250,8 +250,8 @@ class Retry(Exception):
 
 
 def sql_run_retrying(dsn, precision, corpus, queries, attempts=3):
-    """The dev cluster is shared: another developer may reinstall pg_embed (which can crash a
-    backend) during a run. Such a run is thrown away and repeated."""
+    """If pg_embed is reinstalled while a run is under way (the library file changes, or the
+    backend is lost), the run is thrown away and repeated."""
     for n in range(1, attempts + 1):
         try:
             return sql_run(dsn, precision, corpus, queries)
