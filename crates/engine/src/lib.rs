@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod cache;
 pub mod catalog;
+pub mod detect;
 pub mod error;
 pub mod memory;
 pub mod model;
