@@ -1,0 +1,60 @@
+-- Backfill an existing table in committed chunks; resumable; progress in pg_embed_backfills.
+CREATE TABLE articles (id int PRIMARY KEY, body text, embedding vector(384), body_md5 text);
+INSERT INTO articles (id, body)
+  SELECT i, CASE WHEN i % 50 = 0 THEN NULL ELSE 'Article ' || i || ' about ' || (ARRAY['indexes', 'vacuum', 'replication', 'backups'])[1 + i % 4] END
+  FROM generate_series(1, 300) AS i;
+SET client_min_messages = warning;  -- progress NOTICEs carry timings
+CALL pg_embed_backfill('articles', 'body', 'embedding', chunk_size => 64, notice_every => 100);
+RESET client_min_messages;
+SELECT count(*) FILTER (WHERE embedding IS NOT NULL) AS embedded,
+       count(*) FILTER (WHERE body IS NULL) AS null_texts FROM articles;
+SELECT relation, text_column, vector_column, model, rows_done, rows_total, percent, finished, interrupted
+  FROM pg_embed_backfills;
+SELECT round((embedding <=> embed_doc(body))::numeric, 4) AS same_as_embed_doc FROM articles WHERE id = 7;
+
+-- Resumable: only rows still missing a vector are embedded again.
+UPDATE articles SET embedding = NULL WHERE id <= 10;
+SET client_min_messages = warning;
+CALL pg_embed_backfill('articles', 'body', 'embedding');
+RESET client_min_messages;
+SELECT rows_done, rows_total, finished FROM pg_embed_backfills;
+
+-- With a hash column, rows whose text changed are embedded again too.
+UPDATE articles SET body_md5 = md5(body) WHERE body IS NOT NULL;
+UPDATE articles SET body = body || ' (revised)' WHERE id IN (1, 2, 3);
+SET client_min_messages = warning;
+CALL pg_embed_backfill('articles', 'body', 'embedding', hash_column => 'body_md5');
+RESET client_min_messages;
+SELECT rows_done, finished FROM pg_embed_backfills;
+SELECT count(*) AS stale FROM articles WHERE body_md5 IS DISTINCT FROM md5(body) AND body IS NOT NULL;
+SELECT round((embedding <=> embed_doc(body))::numeric, 4) AS revised_row_current FROM articles WHERE id = 2;
+
+-- Another model into another column.
+ALTER TABLE articles ADD COLUMN embedding_l3 vector(384);
+SET client_min_messages = warning;
+CALL pg_embed_backfill('articles', 'body', 'embedding_l3', model => 'paraphrase-MiniLM-L3-v2', chunk_size => 100);
+RESET client_min_messages;
+SELECT count(embedding_l3) AS l3_embedded FROM articles;
+
+-- Interrupted runs keep what they committed and resume.
+CREATE TABLE big AS SELECT i AS id, repeat('backfill interruption test ' || i || ' ', 40) AS body, NULL::vector(384) AS embedding
+  FROM generate_series(1, 2000) AS i;
+SET statement_timeout = '1500ms';
+SET client_min_messages = warning;
+CALL pg_embed_backfill('big', 'body', 'embedding', chunk_size => 20);
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT count(embedding) > 0 AND count(embedding) < 2000 AS partly_done FROM big;
+SELECT finished, interrupted FROM pg_embed_backfills WHERE relation = 'big'::regclass;
+DELETE FROM big WHERE id > 100;
+CALL pg_embed_backfill('big', 'body', 'embedding', chunk_size => 20);
+RESET client_min_messages;
+SELECT count(*) = count(embedding) AS all_done FROM big;
+
+-- Bad arguments.
+CALL pg_embed_backfill('articles', 'body', 'embedding', chunk_size => 0);
+\echo :LAST_ERROR_SQLSTATE
+CALL pg_embed_backfill('articles', 'no_such_column', 'embedding');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE articles, big;
+DELETE FROM pg_embed_backfill_progress;
