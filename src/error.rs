@@ -41,6 +41,11 @@ pub fn raise(e: EngineError) -> ! {
             None,
             Some("Use one of the names the model catalog lists.".into()),
         ),
+        EngineError::NoModelForRole(role) => (
+            ERRCODE_UNDEFINED_FILE,
+            Some(format!("None of the models in the preferences for {role}, nor pg_embed.fallback_model, has its files in pg_embed.model_dir.")),
+            Some("Install a model's files, or list an installed model in pg_embed.code_models / pg_embed.doc_models.".into()),
+        ),
         EngineError::InvalidModelName(_) => (
             ERRCODE_INVALID_PARAMETER_VALUE,
             Some("Model names are one path component of letters, digits, '-', '_' and '.', not starting with '.'.".into()),

@@ -78,6 +78,15 @@ static LONG_TEXT: GucSetting<LongTextSetting> = GucSetting::<LongTextSetting>::n
 /// 100 MB value cannot take a backend's memory or minutes of CPU.
 static MAX_TEXT_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(8 * 1024);
 
+/// Preferred models for code, best first (pg_embed_auto / embed_code). The guide's tiers: a
+/// large code model when there is room and the machine is idle, a medium one otherwise, a
+/// small general model when resources are tight.
+static CODE_MODELS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"unixcoder-base,codet5p-110m-embedding,all-MiniLM-L6-v2"));
+
+/// Preferred models for documentation prose, best first.
+static DOC_MODELS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -169,6 +178,22 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_string_guc(
+        c"pg_embed.code_models",
+        c"Models for code, best first, comma-separated.",
+        c"embed_code and embed_auto take the first that is present and fits the machine; see README, Routing.",
+        &CODE_MODELS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_embed.doc_models",
+        c"Models for documentation prose, best first, comma-separated.",
+        c"embed_auto takes the first that is present and fits the machine for prose.",
+        &DOC_MODELS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -238,4 +263,14 @@ pub fn input_policy() -> pg_embed_engine::model::InputPolicy {
         },
         max_bytes: usize::try_from(MAX_TEXT_SIZE_KB.get()).unwrap_or(1) << 10,
     }
+}
+
+/// The preference list for a role, as the setting spells it ("general" is the fallback model).
+pub fn preferences(role: &str) -> String {
+    let setting = match role {
+        "code" => &CODE_MODELS,
+        "doc" => &DOC_MODELS,
+        _ => return fallback_model().unwrap_or_default(),
+    };
+    setting.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }

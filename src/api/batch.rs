@@ -16,8 +16,28 @@ use crate::vector::Vector;
 /// Texts embedded per step of the iterator.
 const CHUNK: usize = 64;
 
+/// How the elements of a batch find their model.
+pub(crate) enum Route {
+    /// One named model for all.
+    Model(String),
+    /// The model routing picks for a role ("code", "doc").
+    Role(&'static str),
+    /// Each text by its detected content (embed_auto).
+    Auto,
+}
+
+impl Route {
+    fn model_for(&self, text: &str) -> String {
+        match self {
+            Route::Model(m) => m.clone(),
+            Route::Role(role) => runtime::routing::choose(role).or_raise().model,
+            Route::Auto => runtime::routing::choose(super::routing::role_of(text)).or_raise().model,
+        }
+    }
+}
+
 struct Chunked {
-    model: String,
+    route: Route,
     texts: Vec<Option<String>>,
     next: usize,
     ready: VecDeque<(i32, Option<Vector>)>,
@@ -30,19 +50,27 @@ impl Iterator for Chunked {
         if self.ready.is_empty() && self.next < self.texts.len() {
             pgrx::check_for_interrupts!();
             let end = (self.next + CHUNK).min(self.texts.len());
-            let present: Vec<(usize, &str)> =
-                (self.next..end).filter_map(|i| self.texts[i].as_deref().map(|t| (i, t))).collect();
-            let strs: Vec<&str> = present.iter().map(|(_, t)| *t).collect();
-            let mut vectors = runtime::embed(&self.model, &strs).or_raise().vectors.into_iter();
-            let mut present = present.iter().map(|(i, _)| *i).peekable();
+            // Group the chunk's texts by model (one group unless routed per text).
+            let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
             for i in self.next..end {
-                let v = if present.peek() == Some(&i) {
-                    present.next();
-                    vectors.next().map(Vector)
-                } else {
-                    None
-                };
-                self.ready.push_back((i as i32 + 1, v));
+                if let Some(t) = self.texts[i].as_deref() {
+                    let model = self.route.model_for(t);
+                    match groups.iter_mut().find(|(m, _)| *m == model) {
+                        Some((_, idx)) => idx.push(i),
+                        None => groups.push((model, vec![i])),
+                    }
+                }
+            }
+            let mut out: Vec<Option<Vector>> = (self.next..end).map(|_| None).collect();
+            for (model, idx) in groups {
+                let strs: Vec<&str> = idx.iter().filter_map(|&i| self.texts[i].as_deref()).collect();
+                let vectors = runtime::embed(&model, &strs).or_raise().vectors;
+                for (i, v) in idx.into_iter().zip(vectors) {
+                    out[i - self.next] = Some(Vector(v));
+                }
+            }
+            for (k, v) in out.into_iter().enumerate() {
+                self.ready.push_back(((self.next + k) as i32 + 1, v));
             }
             // Free the texts already embedded.
             for t in &mut self.texts[self.next..end] {
@@ -54,9 +82,9 @@ impl Iterator for Chunked {
     }
 }
 
-fn rows(texts: Array<'_, &str>, model: &str) -> TableIterator<'static, (i32, Option<Vector>)> {
+pub(crate) fn rows(texts: Array<'_, &str>, route: Route) -> TableIterator<'static, (i32, Option<Vector>)> {
     let texts: Vec<Option<String>> = texts.iter().map(|t| t.map(str::to_string)).collect();
-    TableIterator::new(Chunked { model: model.to_string(), texts, next: 0, ready: VecDeque::new() })
+    TableIterator::new(Chunked { route, texts, next: 0, ready: VecDeque::new() })
 }
 
 /// Embeds every element with the documentation model; `ord` is the 1-based array position.
@@ -64,7 +92,7 @@ fn rows(texts: Array<'_, &str>, model: &str) -> TableIterator<'static, (i32, Opt
 fn embed_doc_batch(
     texts: Array<'_, &str>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
-    rows(texts, runtime::DOC_MODEL)
+    rows(texts, Route::Model(runtime::DOC_MODEL.to_string()))
 }
 
 /// Embeds every element with the named model; `ord` is the 1-based array position.
@@ -74,7 +102,7 @@ fn embed_batch(
     model: &str,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
     runtime::resolve(model).or_raise();
-    rows(texts, model)
+    rows(texts, Route::Model(model.to_string()))
 }
 
 extension_sql!(

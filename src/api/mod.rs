@@ -4,3 +4,4 @@ mod backfill;
 mod batch;
 mod embed;
 mod models;
+mod routing;

@@ -7,6 +7,7 @@
 //! the total under `pg_embed.memory_limit`. The fallback model is never evicted to make room.
 
 mod models;
+pub mod routing;
 
 use std::cell::RefCell;
 
@@ -38,7 +39,7 @@ fn load_options(spec: &ModelSpec) -> LoadOptions {
     }
 }
 
-const MB: u64 = 1 << 20;
+pub const MB: u64 = 1 << 20;
 
 /// Reports evictions (their values are already dropped) and returns the memory to the OS.
 fn notice_evicted(evicted: &[pg_embed_engine::cache::Evicted], why: &str) {
@@ -175,4 +176,9 @@ pub fn unload(name: Option<&str>) -> i64 {
 /// Names of loaded models, least recently used first.
 pub fn lru_order() -> Vec<String> {
     CACHE.with(|c| c.borrow().names_by_age())
+}
+
+/// Bytes held by all models this backend has loaded.
+pub fn held_bytes() -> u64 {
+    CACHE.with(|c| c.borrow().held())
 }

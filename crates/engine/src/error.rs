@@ -29,6 +29,10 @@ pub enum EngineError {
     #[error("model \"{0}\" is not in the catalog")]
     UnknownModel(String),
 
+    /// Routing found no model with its files for a role (nor a fallback).
+    #[error("no model is available for {0}")]
+    NoModelForRole(String),
+
     /// A model name that could escape the model directory or is otherwise malformed.
     #[error("invalid model name \"{0}\"")]
     InvalidModelName(String),

@@ -17,6 +17,8 @@ pub mod model;
 pub mod normalize;
 pub mod ortlib;
 pub mod pool;
+pub mod resources;
+pub mod select;
 pub mod session;
 pub mod signals;
 pub mod tensors;

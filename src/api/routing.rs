@@ -1,0 +1,143 @@
+//! Routed embedding: code and documentation go to different models, chosen by a documented
+//! policy from the user's preferences and the machine's resources (see README, Routing).
+
+use pgrx::prelude::*;
+use serde_json::json;
+
+use pg_embed_engine::detect::{detect, ContentKind};
+
+use super::batch::{rows, Route};
+use crate::error::OrRaise;
+use crate::runtime::{self, routing};
+use crate::vector::Vector;
+
+/// The role a text is routed to by its detected content.
+pub(crate) fn role_of(text: &str) -> &'static str {
+    match detect(text).kind {
+        ContentKind::Code => "code",
+        ContentKind::Doc => "doc",
+        ContentKind::Unknown => "general",
+    }
+}
+
+fn embed_role(text: &str, role: &str) -> Vector {
+    let model = routing::choose(role).or_raise().model;
+    let mut out = runtime::embed(&model, &[text]).or_raise();
+    Vector(out.vectors.pop().expect("one text in, one vector out"))
+}
+
+/// Embeds source code with the code model routing picks (pg_embed.code_models).
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
+fn embed_code(body: &str) -> Vector {
+    embed_role(body, "code")
+}
+
+/// Detects whether a text is code or prose and embeds it with that role's model.
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
+fn embed_auto(body: &str) -> Vector {
+    embed_role(body, role_of(body))
+}
+
+/// The model embed_auto would use for this text (store it next to the vector).
+#[pg_extern(stable, strict, parallel_safe, cost = 100)]
+fn embed_auto_model(body: &str) -> String {
+    routing::choose(role_of(body)).or_raise().model
+}
+
+/// What embed_auto decides for a text, and why.
+#[pg_extern(volatile, strict, parallel_restricted, cost = 100)]
+fn embed_explain(body: &str) -> pgrx::JsonB {
+    let d = detect(body);
+    let role = role_of(body);
+    let choice = routing::choose(role).or_raise();
+    let (now, resources, prefs) = routing::decide_now(role);
+    let mb = |b: u64| b >> 20;
+    pgrx::JsonB(json!({
+        "content": {
+            "kind": d.kind.as_str(),
+            "language": d.language,
+            "code_score": (d.code_score * 1000.0).round() / 1000.0,
+            "evidence": d.evidence,
+        },
+        "role": role,
+        "preferences": prefs,
+        "chosen_model": choice.model,
+        "pinned": choice.pinned,
+        "policy_now": {
+            "model": now.model,
+            "reason": now.reason,
+            "considered": now.considered.iter().map(|(m, v)| json!({"model": m, "verdict": v})).collect::<Vec<_>>(),
+        },
+        "resources": {
+            "available_mb": mb(resources.available_bytes),
+            "load_per_cpu": (resources.load_per_cpu * 100.0).round() / 100.0,
+            "cpus": resources.cpus,
+            "memory_limit_mb": mb(crate::gucs::memory_limit_bytes()),
+            "held_mb": mb(runtime::held_bytes()),
+        },
+    }))
+}
+
+/// Decides every role afresh from the current settings and resources, and pins the choices.
+#[pg_extern(volatile, parallel_unsafe)]
+fn pg_embed_reselect() -> TableIterator<'static, (name!(role, String), name!(model, Option<String>), name!(reason, String))> {
+    TableIterator::new(routing::reselect())
+}
+
+/// Embeds each element with the code model; rows (ord, embedding) in array order.
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
+fn embed_code_batch(
+    texts: Array<'_, &str>,
+) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
+    rows(texts, Route::Role("code"))
+}
+
+/// Embeds each element with the model its detected content routes it to.
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
+fn embed_auto_batch(
+    texts: Array<'_, &str>,
+) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
+    rows(texts, Route::Auto)
+}
+
+extension_sql!(
+    r#"
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role: the first selection, kept until pg_embed_reselect() or a change of pg_embed.code_models / doc_models / fallback_model.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
+-- Any session may pin a role's first selection, and only that: the pin is then changed only by
+-- pg_embed_reselect().
+CREATE FUNCTION pg_embed_pin_first(p_role text, p_model text, p_preferences text, p_reason text)
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    INSERT INTO @extschema@.pg_embed_selection (role, model, preferences, reason)
+    VALUES (p_role, p_model, p_preferences, p_reason) ON CONFLICT (role) DO NOTHING;
+$$;
+COMMENT ON FUNCTION pg_embed_pin_first(text, text, text, text) IS 'Internal: pins a role''s first model selection if none is pinned yet.';
+"#,
+    name = "selection_table",
+    requires = ["user_models_table"],
+);
+
+extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION pg_embed_reselect() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_embed_reselect() TO embed_admin;
+COMMENT ON FUNCTION embed_code(text) IS 'Embeds source code with the model routing picks for code (pg_embed.code_models; pinned per database, see pg_embed_selection).';
+COMMENT ON FUNCTION embed_auto(text) IS 'Detects whether a text is code or prose and embeds it with that role''s model; store embed_auto_model(text) next to the vector.';
+COMMENT ON FUNCTION embed_auto_model(text) IS 'The model embed_auto uses for this text.';
+COMMENT ON FUNCTION embed_explain(text) IS 'What embed_auto decides for a text and why: detected content and evidence, preferences, pinned model, what the policy would choose now and the resources it saw.';
+COMMENT ON FUNCTION pg_embed_reselect() IS 'Runs model selection again for every role with the current settings and resources, and pins the results for all sessions.';
+COMMENT ON FUNCTION embed_code_batch(text[]) IS 'Batched embed_code: rows (ord, embedding) in array order, NULL for NULL elements.';
+COMMENT ON FUNCTION embed_auto_batch(text[]) IS 'Batched embed_auto: each element goes to its own role''s model, so rows may differ in dimensions.';
+"#,
+    name = "routing_sql",
+    requires = [embed_code, embed_auto, embed_auto_model, embed_explain, pg_embed_reselect, embed_code_batch, embed_auto_batch, "models_sql", "selection_table"],
+);
