@@ -56,9 +56,29 @@ for stage in $stages; do
       scripts/install.sh >/dev/null
       run=$PGE_HOME/regress-run
       rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
+      # A hub-like server on loopback with the real model files, and folders to download into.
+      hub=$run/hub
+      for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
+        mkdir -p "$hub/sentence-transformers/$m/onnx"
+        ln -s "$MODEL_DIR/$m/tokenizer.json" "$hub/sentence-transformers/$m/tokenizer.json"
+        ln -s "$MODEL_DIR/$m/model.onnx" "$hub/sentence-transformers/$m/onnx/model.onnx"
+        ln -s "$MODEL_DIR/$m/model_int8.onnx" "$hub/sentence-transformers/$m/onnx/model_qint8_avx512.onnx"
+      done
+      python3 tests/hub/serve.py "$hub" "$run/hub.port" & hub_pid=$!
+      trap 'kill $hub_pid 2>/dev/null || true' EXIT
+      for _ in $(seq 50); do [ -s "$run/hub.port" ] && break; sleep 0.1; done
+      scheme=http; hub_url=$scheme://127.0.0.1:$(cat "$run/hub.port")
+      mkdir -p "$faults/download"
+      # A hub cache layout (models--org--repo/refs + snapshots) holding paraphrase-MiniLM-L3-v2.
+      snap=$faults/hubcache/models--sentence-transformers--paraphrase-MiniLM-L3-v2
+      mkdir -p "$snap/refs" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx"
+      printf 0123456789abcdef0123456789abcdef01234567 > "$snap/refs/main"
+      cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/tokenizer.json" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/"
+      cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/model.onnx" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx/"
+      chown -R postgres: "$faults/download" "$faults/hubcache"
       # Placeholders in the SQL files for paths that differ per machine.
       subst=(-e "s|@faults@|$faults|g" -e "s|@not_ort@|$not_ort|g" -e "s|@old_ort@|$old_ort|g"
-             -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g")
+             -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g" -e "s|@hub@|$hub_url|g")
       sed -i "${subst[@]}" "$run"/sql/*.sql "$run"/expected/*.out
       chown -R postgres: "$run"
       regress=$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress
@@ -69,12 +89,13 @@ for stage in $stages; do
         --inputdir="$run" --outputdir="$run" --dbname=regression \
         --load-extension=vector --load-extension=pg_embed $tests
       rc=$?; set -e
+      kill "$hub_pid" 2>/dev/null || true
       if [ $rc != 0 ] && [ -f "$run/regression.diffs" ]; then cat "$run/regression.diffs"; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         # Take the new output as the expected output, machine paths put back as placeholders.
         for f in "$run"/results/*.out; do
           sed -e "s|$faults|@faults@|g" -e "s|$not_ort|@not_ort@|g" -e "s|$old_ort|@old_ort@|g" \
-              -e "s|$run/data|@data@|g" -e "s|$MODEL_DIR|@models@|g" -e "s|$ORT_LIB|@ort@|g" \
+              -e "s|$run/data|@data@|g" -e "s|$MODEL_DIR|@models@|g" -e "s|$ORT_LIB|@ort@|g" -e "s|$hub_url|@hub@|g" \
               "$f" > tests/pg_regress/expected/"$(basename "$f")"
         done
         echo "accepted: $(ls "$run"/results)"

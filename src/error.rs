@@ -69,6 +69,16 @@ pub fn raise(e: EngineError) -> ! {
         EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
         EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
         EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),
+        EngineError::Download { .. } => (
+            ERRCODE_SYSTEM_ERROR,
+            Some("Nothing was installed.".into()),
+            Some("Check pg_embed.hub_endpoint and the server's network access, or copy the files into pg_embed.model_dir by hand.".into()),
+        ),
+        EngineError::ChecksumMismatch { .. } => (
+            ERRCODE_DATA_CORRUPTED,
+            Some("The file was discarded and nothing was installed.".into()),
+            Some("Retry the download; if it persists, the mirror serves a different file than the catalog expects.".into()),
+        ),
     };
     let mut report = ErrorReport::new(code, message, "pg_embed");
     if let Some(d) = detail {

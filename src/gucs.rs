@@ -87,6 +87,13 @@ static CODE_MODELS: GucSetting<Option<CString>> =
 /// Preferred models for documentation prose, best first.
 static DOC_MODELS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"all-MiniLM-L6-v2"));
 
+/// Whether pg_embed_download() may use the network. Off by default: embedding never does,
+/// and downloads happen only when a superuser turns this on and asks for one.
+static ALLOW_DOWNLOAD: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+/// The hub's address for downloads; empty means the Hugging Face hub itself.
+static HUB_ENDPOINT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c""));
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -194,6 +201,22 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"pg_embed.allow_download",
+        c"Allows pg_embed_download() to fetch model files over the network.",
+        c"Embedding functions never use the network.",
+        &ALLOW_DOWNLOAD,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"pg_embed.hub_endpoint",
+        c"Address of the model hub pg_embed_download() uses; empty for the Hugging Face hub.",
+        c"A mirror with the hub's layout (<endpoint>/<repo>/resolve/<revision>/<file>).",
+        &HUB_ENDPOINT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -273,4 +296,12 @@ pub fn preferences(role: &str) -> String {
         _ => return fallback_model().unwrap_or_default(),
     };
     setting.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub fn allow_download() -> bool {
+    ALLOW_DOWNLOAD.get()
+}
+
+pub fn hub_endpoint() -> Option<String> {
+    HUB_ENDPOINT.get().map(|c| c.to_string_lossy().into_owned()).filter(|s| !s.is_empty())
 }

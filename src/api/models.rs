@@ -57,6 +57,8 @@ fn pg_embed_register_model(
         int8_note: "registered by a user".into(),
         license: String::new(),
         approx_mb: 1,
+        hub_files: Default::default(),
+        sha256: Default::default(),
     };
     runtime::register(&spec).or_raise();
     Spi::run_with_args(
@@ -101,8 +103,7 @@ fn pg_embed_model_info() -> TableIterator<
     let rows: Vec<_> = runtime::all_specs()
         .into_iter()
         .map(|(spec, source)| {
-            let folder = dir.join(&spec.name);
-            let has = |f: &str| !f.is_empty() && folder.join(f).is_file();
+            let has = |f: &str| pg_embed_engine::files::find(&spec, &dir, f).is_some();
             let precisions: Vec<String> = [(Precision::Fp32, &spec.files.fp32), (Precision::Int8, &spec.files.int8)]
                 .into_iter()
                 .filter(|(_, f)| has(f))
@@ -194,4 +195,45 @@ COMMENT ON FUNCTION pg_embed_unload() IS 'Unloads every model from this backend 
 "#,
     name = "models_sql",
     requires = [embed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
+);
+
+/// Downloads a model's files from the hub into pg_embed.model_dir, verified and installed
+/// atomically. Superuser only, and only while pg_embed.allow_download is on.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn pg_embed_download(
+    model: &str,
+) -> TableIterator<'static, (name!(file, String), name!(bytes, i64), name!(sha256, String))> {
+    // SAFETY: reads the current user's superuser flag.
+    if !unsafe { pgrx::pg_sys::superuser() } {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "only superusers may download models",
+            "pg_embed",
+        )
+        .report(pgrx::PgLogLevel::ERROR);
+    }
+    if !crate::gucs::allow_download() {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "downloads are disabled",
+            "pg_embed",
+        )
+        .set_hint("SET pg_embed.allow_download = on; (superuser) allows pg_embed_download() to use the network.")
+        .report(pgrx::PgLogLevel::ERROR);
+    }
+    let spec = runtime::resolve(model).or_raise();
+    let endpoint = crate::gucs::hub_endpoint();
+    let fetched = pg_embed_engine::download::download(&spec, &crate::gucs::model_dir(), endpoint.as_deref()).or_raise();
+    runtime::unload(Some(model));
+    TableIterator::new(fetched.into_iter().map(|f| (f.file, f.bytes as i64, f.sha256)))
+}
+
+extension_sql!(
+    r#"
+REVOKE ALL ON FUNCTION pg_embed_download(text) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_download(text) IS
+  'Downloads a model''s files from the hub (pg_embed.hub_endpoint) into pg_embed.model_dir/<name>/, checking SHA-256 and installing atomically. Superuser only, and only while pg_embed.allow_download is on.';
+"#,
+    name = "download_sql",
+    requires = [pg_embed_download],
 );

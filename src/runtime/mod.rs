@@ -58,10 +58,10 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
     let limit = gucs::memory_limit_bytes();
     // Load ONNX Runtime first so the library itself is not charged to a model.
     pg_embed_engine::ortlib::ensure_loaded(&opts.runtime_library)?;
-    let dir = opts.model_dir.join(&spec.name);
-    let file = spec.onnx_path(&dir, opts.precision);
     // Before loading, the file size is the best estimate of what the model will take.
-    let estimate = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let estimate = pg_embed_engine::files::find(spec, &opts.model_dir, spec.onnx_file(opts.precision))
+        .and_then(|f| std::fs::metadata(f).ok())
+        .map_or(0, |m| m.len());
     let too_big = |held: u64, need: u64| EngineError::MemoryLimit {
         model: spec.name.clone(),
         need_mb: need.div_ceil(MB),

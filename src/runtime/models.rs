@@ -58,6 +58,8 @@ fn spec_from_row(row: &pgrx::spi::SpiHeapTupleData) -> Result<ModelSpec, pgrx::s
         revision: text(14)?,
         license: text(15)?,
         approx_mb: 1,
+        hub_files: Default::default(),
+        sha256: Default::default(),
     })
 }
 

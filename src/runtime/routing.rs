@@ -46,9 +46,10 @@ fn transaction_start() -> i64 {
 /// the precision the settings would load.
 fn candidate(name: &str) -> Option<Candidate> {
     let spec = resolve(name).ok()?;
-    let dir = gucs::model_dir().join(&spec.name);
+    let model_dir = gucs::model_dir();
+    let dir = model_dir.join(&spec.name);
     let precision = gucs::precision_for(&spec);
-    let present = dir.join(&spec.files.tokenizer).is_file() && spec.onnx_path(&dir, precision).is_file();
+    let present = pg_embed_engine::files::locate(&spec, &model_dir, precision).is_ok();
     if !present && NOTICED_MISSING.with(|n| n.borrow_mut().insert(name.to_string())) {
         pgrx::notice!("pg_embed: model \"{name}\" skipped: its files are not in \"{}\"", dir.display());
     }

@@ -41,6 +41,13 @@ pub struct ModelSpec {
     pub license: String,
     /// Approximate size of the fp32 files, in megabytes.
     pub approx_mb: u32,
+    /// Where each local file is in the Hugging Face repository (for downloads and for reading
+    /// a hub cache). Files without an entry are looked up under their local name.
+    #[serde(default)]
+    pub hub_files: std::collections::BTreeMap<String, String>,
+    /// Expected SHA-256 of files, by local name, where known.
+    #[serde(default)]
+    pub sha256: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,10 +143,20 @@ impl ModelSpec {
 
     /// The ONNX file for a precision, inside `dir` (the model's own folder).
     pub fn onnx_path(&self, dir: &Path, precision: Precision) -> PathBuf {
-        dir.join(match precision {
+        dir.join(self.onnx_file(precision))
+    }
+
+    /// The local name of the ONNX file for a precision.
+    pub fn onnx_file(&self, precision: Precision) -> &str {
+        match precision {
             Precision::Fp32 => &self.files.fp32,
             Precision::Int8 => &self.files.int8,
-        })
+        }
+    }
+
+    /// The file's path in the Hugging Face repository.
+    pub fn hub_path<'a>(&'a self, local: &'a str) -> &'a str {
+        self.hub_files.get(local).map_or(local, String::as_str)
     }
 }
 

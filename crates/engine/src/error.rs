@@ -58,6 +58,14 @@ pub enum EngineError {
     #[error("model \"{model}\" does not fit in pg_embed.memory_limit ({limit_mb} MB)")]
     MemoryLimit { model: String, need_mb: u64, limit_mb: u64, held_mb: u64 },
 
+    /// Fetching a model's files failed (network, server, disk).
+    #[error("could not download model \"{model}\": {reason}")]
+    Download { model: String, reason: String },
+
+    /// A downloaded file is not the file the catalog or the hub promised.
+    #[error("checksum mismatch for {file} of model \"{model}\": expected sha256 {expected}, got {actual}")]
+    ChecksumMismatch { model: String, file: String, expected: String, actual: String },
+
     /// The catalog file itself is malformed.
     #[error("invalid model catalog: {0}")]
     Catalog(String),

@@ -89,10 +89,9 @@ impl Embedder {
             }
         }
         let env = crate::ortlib::ensure_loaded(&opts.runtime_library)?;
-        let dir = opts.model_dir.join(&spec.name);
-        let tokenizer = TextTokenizer::from_file(&spec.name, &dir.join(&spec.files.tokenizer), spec.max_tokens)?;
-        let onnx = spec.onnx_path(&dir, opts.precision);
-        let session = OnnxSession::load(&env, &spec.name, &onnx, &spec.pooling.output, &opts.session)?;
+        let paths = crate::files::locate(spec, &opts.model_dir, opts.precision)?;
+        let tokenizer = TextTokenizer::from_file(&spec.name, &paths.tokenizer, spec.max_tokens)?;
+        let session = OnnxSession::load(&env, &spec.name, &paths.onnx, &spec.pooling.output, &opts.session)?;
         let mut embedder =
             Embedder { spec: spec.clone(), precision: opts.precision, threads: opts.session.intra_threads, tokenizer, session };
         // One tiny run proves the graph, the tokenizer and the catalog agree before the model is used.

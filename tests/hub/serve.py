@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""A small HTTP server on loopback with the Hugging Face hub's download layout, for testing
+pg_embed_download() where the hub is unreachable.
+
+    GET <endpoint>/<org>/<repo>/resolve/<revision>/<path>
+
+serves ROOT/<org>/<repo>/<path> with the headers hf-hub reads: ETag (the file's SHA-256, as
+the hub gives for large files), X-Repo-Commit, and Content-Range for Range requests.
+Under the prefix /corrupt the same files are served with one byte changed but the true ETag,
+to test checksum verification.
+
+Usage: serve.py ROOT PORT_FILE    (listens on 127.0.0.1, a free port written to PORT_FILE)
+"""
+import hashlib
+import http.server
+import os
+import re
+import sys
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+ROOT = sys.argv[1]
+SHA = {}
+
+
+def sha256(path):
+    if path not in SHA:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        SHA[path] = h.hexdigest()
+    return SHA[path]
+
+
+class Hub(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.path
+        corrupt = path.startswith("/corrupt/")
+        if corrupt:
+            path = path[len("/corrupt"):]
+        m = re.fullmatch(r"/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)", path)
+        if not m or ".." in m.group(4):
+            return self.send_error(404)
+        file = os.path.join(ROOT, m.group(1), m.group(2), m.group(4))
+        if not os.path.isfile(file):
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.end_headers()
+            return
+        size = os.path.getsize(file)
+        start, end = 0, size - 1
+        rng = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
+        if rng:
+            start = int(rng.group(1))
+            end = min(int(rng.group(2)) if rng.group(2) else size - 1, size - 1)
+        with open(file, "rb") as f:
+            f.seek(start)
+            body = bytearray(f.read(end - start + 1))
+        if corrupt and start <= size // 2 <= end:
+            body[size // 2 - start] ^= 0xFF
+        self.send_response(206 if rng else 200)
+        self.send_header("ETag", '"%s"' % sha256(file))
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(body)))
+        if rng:
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+        self.end_headers()
+        self.wfile.write(bytes(body))
+
+
+def main():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    with open(sys.argv[2], "w") as f:
+        f.write(str(server.server_address[1]))
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
