@@ -56,6 +56,7 @@ for stage in $stages; do
       scripts/install.sh >/dev/null
       run=$PGE_HOME/regress-run
       rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
+      python3 tests/pg_regress/make_seed_data.py benches/accuracy/data/code/corpus.jsonl "$run/data/seed_code.tsv"
       # A hub-like server on loopback with the real model files, and folders to download into.
       hub=$run/hub
       for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
