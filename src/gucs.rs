@@ -94,6 +94,30 @@ static ALLOW_DOWNLOAD: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// The hub's address for downloads; empty means the Hugging Face hub itself.
 static HUB_ENDPOINT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c""));
 
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum GraphOptimization {
+    #[name = c"disable"]
+    Disable,
+    #[name = c"basic"]
+    Basic,
+    #[name = c"extended"]
+    Extended,
+    #[name = c"all"]
+    All,
+}
+
+/// ONNX Runtime graph optimisation when a model loads. `all` fuses attention and GELU, which is
+/// what makes CPU inference fast; lower levels only help to debug (see benches/README.md).
+static GRAPH_OPTIMIZATION: GucSetting<GraphOptimization> = GucSetting::<GraphOptimization>::new(GraphOptimization::All);
+
+/// Let idle ONNX Runtime threads spin. Off: with one thread per backend it gains nothing, and
+/// with more it burns CPU that other backends need.
+static SPINNING: GucSetting<bool> = GucSetting::<bool>::new(false);
+
+/// ONNX Runtime's CPU memory arena. On: large runs are faster with it; its growth is bounded
+/// by pg_embed.max_tokens_per_run and counted in the model's bytes_held (see benches/README.md).
+static MEMORY_ARENA: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -217,6 +241,30 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_enum_guc(
+        c"pg_embed.graph_optimization",
+        c"ONNX Runtime graph optimisation level for models loaded from now on.",
+        c"disable, basic, extended or all.",
+        &GRAPH_OPTIMIZATION,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_embed.intra_op_spinning",
+        c"Let idle ONNX Runtime threads spin waiting for work.",
+        c"Only matters with pg_embed.threads above 1.",
+        &SPINNING,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_embed.memory_arena",
+        c"Use ONNX Runtime's CPU memory arena (faster large runs; memory is kept until the model is unloaded).",
+        c"Applies to models loaded from now on.",
+        &MEMORY_ARENA,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -304,4 +352,18 @@ pub fn allow_download() -> bool {
 
 pub fn hub_endpoint() -> Option<String> {
     HUB_ENDPOINT.get().map(|c| c.to_string_lossy().into_owned()).filter(|s| !s.is_empty())
+}
+
+pub fn session_options() -> pg_embed_engine::session::SessionOptions {
+    pg_embed_engine::session::SessionOptions {
+        intra_threads: threads(),
+        spinning: SPINNING.get(),
+        optimization_level: match GRAPH_OPTIMIZATION.get() {
+            GraphOptimization::Disable => 0,
+            GraphOptimization::Basic => 1,
+            GraphOptimization::Extended => 2,
+            GraphOptimization::All => 3,
+        },
+        arena: MEMORY_ARENA.get(),
+    }
 }

@@ -14,7 +14,6 @@ use std::cell::RefCell;
 use pg_embed_engine::cache::LruCache;
 use pg_embed_engine::memory::{release_free_memory, resident_bytes};
 use pg_embed_engine::model::Embedded;
-use pg_embed_engine::session::SessionOptions;
 use pg_embed_engine::{Embedder, EngineError, LoadOptions, ModelSpec, Precision};
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -35,7 +34,7 @@ fn load_options(spec: &ModelSpec) -> LoadOptions {
         model_dir: gucs::model_dir(),
         runtime_library: gucs::onnxruntime_library(),
         precision: gucs::precision_for(spec),
-        session: SessionOptions { intra_threads: gucs::threads(), ..SessionOptions::default() },
+        session: gucs::session_options(),
     }
 }
 
@@ -103,7 +102,7 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
     let opts = load_options(&spec);
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || m.threads() != opts.session.intra_threads);
+        let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || *m.session_options() != opts.session);
         if stale {
             cache.remove(name);
             release_free_memory();

@@ -63,7 +63,7 @@ pub struct Embedded {
 pub struct Embedder {
     spec: ModelSpec,
     precision: Precision,
-    threads: usize,
+    session_options: SessionOptions,
     tokenizer: TextTokenizer,
     session: OnnxSession,
 }
@@ -93,7 +93,7 @@ impl Embedder {
         let tokenizer = TextTokenizer::from_file(&spec.name, &paths.tokenizer, spec.max_tokens)?;
         let session = OnnxSession::load(&env, &spec.name, &paths.onnx, &spec.pooling.output, &opts.session)?;
         let mut embedder =
-            Embedder { spec: spec.clone(), precision: opts.precision, threads: opts.session.intra_threads, tokenizer, session };
+            Embedder { spec: spec.clone(), precision: opts.precision, session_options: opts.session.clone(), tokenizer, session };
         // One tiny run proves the graph, the tokenizer and the catalog agree before the model is used.
         let probe = embedder.embed(&["pg_embed"])?;
         let dims = probe.vectors.first().map_or(0, Vec::len);
@@ -114,9 +114,9 @@ impl Embedder {
         self.precision
     }
 
-    /// ONNX Runtime intra-op threads this model's session was built with.
-    pub fn threads(&self) -> usize {
-        self.threads
+    /// The ONNX Runtime options this model's session was built with.
+    pub fn session_options(&self) -> &SessionOptions {
+        &self.session_options
     }
 
     /// Embeds texts in one run per group of similar length (see [`crate::batch`]), returning
