@@ -21,6 +21,19 @@ head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-
 cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
 chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
 chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"
+# A tokenizer that does not match the model: one word maps past the model's vocabulary.
+mkdir -p "$faults/mismatch/all-MiniLM-L6-v2"
+ln -s "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" "$faults/mismatch/all-MiniLM-L6-v2/model.onnx"
+python3 - "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/mismatch/all-MiniLM-L6-v2/tokenizer.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["model"]["vocab"]["zebra"] = 60000
+json.dump(t, open(sys.argv[2], "w"))
+PY
+# A model folder the tests make unreadable while the model is in use.
+mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
+cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
+chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
 # A library that exists but is not ONNX Runtime, and an ONNX Runtime too old for pg_embed.
 not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
 old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1

@@ -34,7 +34,7 @@ pub fn raise(e: EngineError) -> ! {
         EngineError::ModelMismatch { .. } => (
             ERRCODE_DATA_CORRUPTED,
             None,
-            Some("The files in the model's folder belong to another model; reinstall the right ones.".into()),
+            Some("The files in the model's folder belong to different models (tokenizer.json and the ONNX file must come from the same model); reinstall the right ones.".into()),
         ),
         EngineError::UnknownModel(_) => (
             ERRCODE_UNDEFINED_OBJECT,

@@ -48,9 +48,15 @@ pub fn find(spec: &ModelSpec, model_dir: &Path, local: &str) -> Option<PathBuf> 
 /// The files to load `spec` at `precision`, or the error naming the folder path tried.
 pub fn locate(spec: &ModelSpec, model_dir: &Path, precision: Precision) -> Result<ModelPaths> {
     let get = |local: &str| {
-        find(spec, model_dir, local).ok_or_else(|| EngineError::ModelFileMissing {
-            model: spec.name.clone(),
-            path: model_dir.join(&spec.name).join(local),
+        find(spec, model_dir, local).ok_or_else(|| {
+            let path = model_dir.join(&spec.name).join(local);
+            match std::fs::metadata(&path) {
+                // There, but not readable (or not reachable) by this process.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    EngineError::ModelFileUnreadable { model: spec.name.clone(), path, source: e }
+                }
+                _ => EngineError::ModelFileMissing { model: spec.name.clone(), path },
+            }
         })
     };
     Ok(ModelPaths { tokenizer: get(&spec.files.tokenizer)?, onnx: get(spec.onnx_file(precision))? })

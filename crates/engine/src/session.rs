@@ -101,7 +101,18 @@ impl OnnxSession {
         } else {
             self.session.run(ort::inputs! {"input_ids" => ids, "attention_mask" => mask})
         }
-        .map_err(|e| EngineError::Inference { model: model.clone(), reason: e.to_string() })?;
+        .map_err(|e| {
+            let reason = e.to_string();
+            if reason.contains("out of data bounds") {
+                // A token id past the model's embedding table: the tokenizer is another model's.
+                EngineError::ModelMismatch {
+                    model: model.clone(),
+                    reason: format!("its tokenizer produced token ids the model does not have ({reason})"),
+                }
+            } else {
+                EngineError::Inference { model: model.clone(), reason }
+            }
+        })?;
         let array = outputs[idx]
             .try_extract_array::<f32>()
             .map_err(|e| EngineError::Inference { model, reason: e.to_string() })?;

@@ -27,6 +27,29 @@ SELECT embed_doc('x');
 RESET pg_embed.model_dir;
 SELECT vector_dims(embed_doc('x')) AS works_after_fix;
 
+-- A tokenizer that does not match the model (a word maps past the model's vocabulary).
+\c
+SET pg_embed.model_dir = '@faults@/mismatch';
+SELECT vector_dims(embed_doc('words the model knows')) AS known_words;
+SELECT embed_doc('a zebra');
+\echo :LAST_ERROR_SQLSTATE
+SELECT vector_dims(embed_doc('the backend lives on')) AS still_works;
+RESET pg_embed.model_dir;
+
+-- The model folder becomes unreadable while the model is in use: the loaded model keeps
+-- working; loading it again fails with a clear error until the folder is readable again.
+\c
+SET pg_embed.model_dir = '@faults@/inuse';
+SELECT vector_dims(embed_doc('loaded')) AS loaded;
+\! chmod 000 @faults@/inuse/all-MiniLM-L6-v2
+SELECT vector_dims(embed_doc('still in memory')) AS in_use;
+SELECT pg_embed_unload();
+SELECT embed_doc('must reload');
+\echo :LAST_ERROR_SQLSTATE
+\! chmod 755 @faults@/inuse/all-MiniLM-L6-v2
+SELECT vector_dims(embed_doc('readable again')) AS works_after_fix;
+RESET pg_embed.model_dir;
+
 -- ONNX Runtime library missing, not ONNX Runtime, or too old.
 \c
 SET pg_embed.onnxruntime_library = '/nonexistent/libonnxruntime.so';
