@@ -56,6 +56,10 @@ for stage in $stages; do
     pg)
       step "#[pg_test] (cargo pgrx test)"
       mkdir -p "$PGE_HOME/pgrx-test" && chown postgres: "$PGE_HOME/pgrx-test"
+      # cargo pgrx test copies its build over the installed library in place; give it a new
+      # file instead, so backends of other clusters that have the library mapped are unharmed.
+      so=$($PG_CONFIG --pkglibdir)/pg_embed.so
+      if [ -f "$so" ]; then mv -f "$so" "$so.prev"; fi
       set +e
       cargo pgrx test pg15 --release --runas postgres --pgdata "$PGE_HOME/pgrx-test/data" 2>&1 \
         | grep -vE '^\s+(Compiling|Running|Copying|Installing|Discovered|Writing|Finished|Using)|sudo cp '
@@ -63,6 +67,7 @@ for stage in $stages; do
       record "$rc"
       # cargo pgrx test leaves its test build installed; put the release build back.
       scripts/install.sh
+      rm -f "$so.prev"
       ;;
     regress)
       step "SQL golden tests (pg_regress)"
