@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+"""Cancellation latency: a running embedding statement must stop within 1 s of a cancel.
+
+On a throwaway cluster, with pg_embed's default settings (precision auto, batch_size,
+max_tokens_per_run), one session runs a statement that would embed for well over 20 s:
+
+  row by row  INSERT INTO t SELECT id, embed_doc(body) FROM big
+  batch       INSERT INTO t SELECT ord, embedding FROM embed_doc_batch((SELECT array_agg(body ...) FROM big))
+
+and it is stopped either by pg_cancel_backend(pid) from a second session a few seconds in, or
+by SET statement_timeout = '3s'. Each case runs --repeat times (default 3). Checked each time:
+
+  - the statement fails with SQLSTATE 57014 within 1.0 s of the cancel request (wall time
+    from just before pg_cancel_backend is sent, or from the moment the timeout expires);
+  - t has no rows (nothing partial is left);
+  - the same session then embeds a known text exactly as before the cancel (cosine >= 0.9999).
+
+Texts in `big` stay under the model's 256-token limit. Two more checks cover a cancel that is
+pending when pg_embed emits a NOTICE (a truncated text, an evicted model): the session must
+still embed afterwards.
+
+Usage: cancel.py [--repeat N] [--seed N] [--keep-log PATH]
+Last line: `N passed, M failed`; exit status 1 on any failure.
+"""
+import argparse
+import os
+import random
+import sys
+import threading
+import time
+
+import psycopg
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import Checks, Cluster  # noqa: E402
+from inputs import Inputs  # noqa: E402
+
+KNOWN = "Cancelling a statement must leave the session able to embed this sentence."
+LIMIT_S = 1.0
+MIN_RUN_S = 20.0
+
+
+def cosine_to(conn, text, vec_text):
+    return conn.execute("SELECT 1 - (embed_doc(%s) <=> %s::vector)", (text, vec_text)).fetchone()[0]
+
+
+class Runner:
+    def __init__(self, cluster, checks, repeat, rnd):
+        self.c = cluster
+        self.checks = checks
+        self.repeat = repeat
+        self.rnd = rnd
+        self.latencies = {}
+
+    def setup(self):
+        gen = Inputs(self.rnd)
+        with self.c.connect() as conn:
+            notices = []
+            conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+            conn.execute("CREATE TABLE big (id int PRIMARY KEY, body text NOT NULL)")
+            conn.execute("CREATE TABLE t (id int, embedding vector(384))")
+            # Time embed_doc on a sample to size `big` for well over MIN_RUN_S of work.
+            sample = [gen.prose(self.rnd.randint(120, 170)) for _ in range(30)]
+            conn.execute("SELECT embed_doc('warm up')")
+            t0 = time.perf_counter()
+            conn.execute("SELECT count(embed_doc(b)) FROM unnest(%s::text[]) b", (sample,))
+            per_text = (time.perf_counter() - t0) / len(sample)
+            rows = max(1000, int(3 * MIN_RUN_S / per_text))
+            bodies = sample + [gen.prose(self.rnd.randint(120, 170)) for _ in range(rows - len(sample))]
+            with conn.cursor().copy("COPY big (id, body) FROM STDIN") as cp:
+                for i, b in enumerate(bodies, 1):
+                    cp.write_row((i, b))
+            self.expected_s = per_text * rows
+            truncated = [n for n in notices if "truncated" in n]
+            print(f"big: {rows} texts of 120-170 words, embed_doc {per_text * 1000:.0f} ms per text here, "
+                  f"so about {self.expected_s:.0f} s to embed them all", flush=True)
+            self.checks.check(f"the statements would run for at least {MIN_RUN_S:.0f} s "
+                              f"(about {self.expected_s:.0f} s) and no text of big is truncated",
+                              self.expected_s >= MIN_RUN_S and not truncated, "; ".join(truncated[:1]))
+
+    STATEMENTS = {
+        "row by row": "INSERT INTO t SELECT id, embed_doc(body) FROM big ORDER BY id",
+        "batch": "INSERT INTO t SELECT ord, embedding FROM embed_doc_batch((SELECT array_agg(body ORDER BY id) FROM big))",
+    }
+
+    def one(self, kind, how, rep):
+        """Runs one long statement and stops it; returns the latency in seconds (or None)."""
+        stmt = self.STATEMENTS[kind]
+        label = f"{kind}, {how}, run {rep + 1}"
+        with self.c.connect() as a, self.c.connect() as b:
+            a.add_notice_handler(lambda d: None)
+            pid = a.info.backend_pid
+            before = a.execute("SELECT embed_doc(%s)::text", (KNOWN,)).fetchone()[0]
+            a.execute("TRUNCATE t")
+            if how == "statement_timeout":
+                a.execute("SET statement_timeout = '3s'")
+            result = {}
+
+            def work():
+                result["start"] = time.perf_counter()
+                try:
+                    a.execute(stmt)
+                    result["state"] = "completed"
+                except psycopg.Error as e:
+                    result["state"] = e.sqlstate or f"connection: {e}"
+                    result["message"] = str(e).splitlines()[0] if str(e) else ""
+                result["end"] = time.perf_counter()
+
+            th = threading.Thread(target=work)
+            th.start()
+            if how == "pg_cancel_backend":
+                time.sleep(self.rnd.uniform(3.0, 5.0))
+                active = b.execute("SELECT state = 'active' AND query LIKE 'INSERT INTO t%%' FROM pg_stat_activity "
+                                   "WHERE pid = %s", (pid,)).fetchone()[0]
+                t_cancel = time.perf_counter()
+                sent = b.execute("SELECT pg_cancel_backend(%s)", (pid,)).fetchone()[0]
+                th.join(60)
+                ok_sent = active and sent and "end" in result
+            else:
+                th.join(60)
+                t_cancel = result["start"] + 3.0
+                ok_sent = "end" in result
+            if th.is_alive():
+                self.checks.check(f"{label}: the statement ends", False, "still running 60 s after the cancel")
+                b.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                th.join()
+                return None
+            latency = result["end"] - t_cancel
+            self.checks.check(
+                f"{label}: SQLSTATE 57014 within {LIMIT_S} s of the cancel",
+                ok_sent and result.get("state") == "57014" and latency <= LIMIT_S,
+                f"{result.get('state')} after {latency * 1000:.0f} ms"
+                + ("" if ok_sent else " (the statement was not running when cancelled)"))
+            rows = b.execute("SELECT count(*) FROM t").fetchone()[0]
+            self.checks.check(f"{label}: t has no rows afterwards", rows == 0, f"{rows} rows")
+            try:
+                a.execute("RESET statement_timeout")
+                cos = cosine_to(a, KNOWN, before)
+                detail = f"cosine {cos:.6f}"
+            except psycopg.Error as e:
+                cos, detail = None, f"{e.sqlstate}: {str(e).splitlines()[0]}"
+            self.checks.check(f"{label}: the session then embeds as before", cos is not None and cos >= 0.9999, detail)
+            print(f"  {label}: {latency * 1000:.0f} ms", flush=True)
+            return latency
+
+    def latency_cases(self):
+        for how in ("pg_cancel_backend", "statement_timeout"):
+            for kind in ("row by row", "batch"):
+                got = [self.one(kind, how, r) for r in range(self.repeat)]
+                self.latencies[(kind, how)] = [x for x in got if x is not None]
+
+    def load_case(self):
+        """Measured, not asserted: a cancel while a new backend loads the model. The load is one
+        call into ONNX Runtime that cannot be interrupted, so the cancel waits for it."""
+        xs = []
+        for _ in range(self.repeat):
+            with self.c.connect() as a, self.c.connect() as b:
+                pid = a.info.backend_pid
+                result = {}
+
+                def work():
+                    try:
+                        a.execute("SELECT embed_doc(%s) IS NOT NULL", (KNOWN,))
+                        result["state"] = "completed"
+                    except psycopg.Error as e:
+                        result["state"] = e.sqlstate
+                    result["end"] = time.perf_counter()
+
+                th = threading.Thread(target=work)
+                th.start()
+                time.sleep(0.05)
+                t_cancel = time.perf_counter()
+                b.execute("SELECT pg_cancel_backend(%s)", (pid,))
+                th.join()
+                if result["state"] == "57014":
+                    xs.append(result["end"] - t_cancel)
+        self.latencies[("first call, model loading (not asserted)", "pg_cancel_backend")] = xs
+
+    def notice_cases(self, long_text):
+        """A cancel already pending when pg_embed emits a NOTICE (truncation, eviction)."""
+        cases = [
+            ("truncation NOTICE", [], "SELECT embed_doc(%s) IS NOT NULL", (long_text,)),
+            # Both settings before the first load: a model loaded while it is the fallback stays
+            # pinned in that backend.
+            ("eviction NOTICE", ["SET pg_embed.fallback_model = ''", "SET pg_embed.memory_limit = '200MB'"],
+             "SELECT embed('x', 'paraphrase-MiniLM-L3-v2') IS NOT NULL", ()),
+        ]
+        for name, prep, stmt, params in cases:
+            # The cancel must already be pending when the NOTICE is sent: try growing timeouts
+            # until one expires while the text is embedded (or the model loaded) and the NOTICE
+            # is still to come.
+            outcome = None
+            for ms in (1, 2, 5, 10, 20, 40, 80):
+                with self.c.connect() as a:
+                    notices = []
+                    a.add_notice_handler(lambda d: notices.append(d.message_primary))
+                    for p in prep:
+                        a.execute(p)
+                    before = a.execute("SELECT embed_doc(%s)::text", (KNOWN,)).fetchone()[0]
+                    a.execute(f"SET statement_timeout = '{ms}ms'")
+                    try:
+                        a.execute(stmt, params)
+                        state = "completed"
+                    except psycopg.Error as e:
+                        state = e.sqlstate
+                    a.execute("RESET statement_timeout")
+                    word = "truncated" if name.startswith("truncation") else "unloaded"
+                    if state != "57014" or not any(word in n for n in notices):
+                        continue
+                    try:
+                        cos = cosine_to(a, KNOWN, before)
+                        outcome = (cos >= 0.9999, f"timeout {ms} ms: 57014 after the NOTICE; then cosine {cos:.6f}")
+                    except psycopg.Error as e:
+                        outcome = (False, f"timeout {ms} ms: 57014 after the NOTICE; then every call in the "
+                                          f"session fails: {e.sqlstate}: {str(e).splitlines()[0]}")
+                    break
+            if outcome is None:
+                outcome = (False, "no timeout expired between the embedding and the NOTICE; case not exercised")
+            self.checks.check(f"a cancel pending at a {name}: the session then embeds as before", *outcome)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep-log", help="copy the server log here before the cluster is removed")
+    a = ap.parse_args()
+    checks = Checks()
+    t0 = time.time()
+    with Cluster("cancel", keep_log=a.keep_log) as c:
+        r = Runner(c, checks, a.repeat, random.Random(a.seed))
+        r.setup()
+        r.latency_cases()
+        r.load_case()
+        r.notice_cases(Inputs(random.Random(a.seed)).prose(600))
+        crashes = c.crash_lines()
+        checks.check("server log has no crash", not crashes, "\n" + c.log_context(crashes[0]) if crashes else "")
+    print("\ncancellation latency (ms), from the cancel request to the error at the client:")
+    print("| statement | stopped by | runs | min | max |")
+    print("|---|---|---|---|---|")
+    for (kind, how), xs in r.latencies.items():
+        if xs:
+            print(f"| {kind} | {how} | {len(xs)} | {min(xs) * 1000:.0f} | {max(xs) * 1000:.0f} |")
+    print(f"cancel: {time.time() - t0:.0f} s in all")
+    sys.exit(checks.summary())
+
+
+if __name__ == "__main__":
+    main()
