@@ -40,15 +40,39 @@ fn load_options(spec: &ModelSpec) -> LoadOptions {
 
 pub const MB: u64 = 1 << 20;
 
+thread_local! {
+    /// NOTICEs raised while the cache is borrowed, sent once the borrow is released: sending a
+    /// NOTICE can process a pending cancel, which would jump past the borrow's release.
+    static PENDING: RefCell<Vec<(String, String, Option<String>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn defer_notice(message: String, detail: String, hint: Option<String>) {
+    PENDING.with(|p| p.borrow_mut().push((message, detail, hint)));
+}
+
+/// Sends the deferred NOTICEs. Call only with no RefCell of this module borrowed.
+fn flush_notices() {
+    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    for (message, detail, hint) in pending {
+        let mut r = ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message, "pg_embed").set_detail(detail);
+        if let Some(h) = hint {
+            r = r.set_hint(h);
+        }
+        r.report(PgLogLevel::NOTICE);
+    }
+}
+
 /// Reports evictions (their values are already dropped) and returns the memory to the OS.
 fn notice_evicted(evicted: &[pg_embed_engine::cache::Evicted], why: &str) {
     if !evicted.is_empty() {
         release_free_memory();
     }
     for e in evicted {
-        ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, format!("pg_embed: unloaded model \"{}\" {why}", e.name), "pg_embed")
-            .set_detail(format!("It held {} MB of this backend's memory.", e.bytes.div_ceil(MB)))
-            .report(PgLogLevel::NOTICE);
+        defer_notice(
+            format!("pg_embed: unloaded model \"{}\" {why}", e.name),
+            format!("It held {} MB of this backend's memory.", e.bytes.div_ceil(MB)),
+            None,
+        );
     }
 }
 
@@ -67,6 +91,8 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
         limit_mb: limit / MB,
         held_mb: held / MB,
     };
+    // The fallback setting decides what is pinned now (a model pinned under an earlier value is not).
+    cache.pin_only(gucs::fallback_model().as_deref());
     let evicted = cache.make_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
     notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
     let before = resident_bytes();
@@ -77,9 +103,7 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
         return Err(too_big(0, bytes));
     }
     cache.insert(&spec.name, embedder, bytes);
-    if let Some(fallback) = gucs::fallback_model() {
-        cache.set_pinned(&fallback, true);
-    }
+    cache.pin_only(gucs::fallback_model().as_deref());
     // The measured size may exceed the estimate: evict more if the total is now over.
     enforce_limit(cache, &spec.name);
     Ok(())
@@ -100,6 +124,12 @@ fn enforce_limit(cache: &mut LruCache<Embedder>, keep: &str) {
 pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
     let spec = resolve(name)?;
     let opts = load_options(&spec);
+    let out = embed_in_cache(name, &spec, &opts, texts);
+    flush_notices();
+    out
+}
+
+fn embed_in_cache(name: &str, spec: &ModelSpec, opts: &LoadOptions, texts: &[&str]) -> Result<Embedded, EngineError> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || *m.session_options() != opts.session);
@@ -108,7 +138,7 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
             release_free_memory();
         }
         if !cache.contains(name) {
-            load(&mut cache, &spec, &opts)?;
+            load(&mut cache, spec, opts)?;
         }
         let before = resident_bytes();
         let limits = gucs::run_limits();
@@ -116,7 +146,7 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
             pgrx::check_for_interrupts!();
         })?;
         if out.truncated > 0 {
-            notice_truncated(&spec, out.truncated);
+            notice_truncated(spec, out.truncated);
         }
         // Growth while running is the arena keeping its largest batch: charge it to the model.
         let grown = resident_bytes().saturating_sub(before);
@@ -141,14 +171,11 @@ fn notice_truncated(spec: &ModelSpec, count: usize) {
     if TRUNCATION_REPORTED.with(|r| r.replace(statement)) == statement {
         return;
     }
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+    defer_notice(
         format!("pg_embed: text truncated to the first {} tokens of model \"{}\"", spec.max_tokens, spec.name),
-        "pg_embed",
-    )
-    .set_detail(format!("{count} text(s) in this call were longer; further truncations in this statement are not reported."))
-    .set_hint("SET pg_embed.long_text = 'window' embeds whole texts; 'error' refuses long ones.")
-    .report(PgLogLevel::NOTICE);
+        format!("{count} text(s) in this call were longer; further truncations in this statement are not reported."),
+        Some("SET pg_embed.long_text = 'window' embeds whole texts; 'error' refuses long ones.".into()),
+    );
 }
 
 /// What this backend holds of a model: `(precision, bytes)`.

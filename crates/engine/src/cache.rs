@@ -83,10 +83,11 @@ impl<T> LruCache<T> {
         }
     }
 
-    /// A pinned entry is never evicted to make room (it can still be removed explicitly).
-    pub fn set_pinned(&mut self, name: &str, pinned: bool) {
+    /// Pins `name` (if present) and unpins every other entry. A pinned entry is never evicted
+    /// to make room (it can still be removed explicitly).
+    pub fn pin_only(&mut self, name: Option<&str>) {
         for e in self.entries.iter_mut() {
-            e.pinned = e.name == name && pinned || (e.pinned && e.name != name);
+            e.pinned = Some(e.name.as_str()) == name;
         }
     }
 
@@ -175,7 +176,7 @@ mod tests {
         let mut c = LruCache::new();
         c.insert("fallback", (), 100 * MB);
         c.insert("x", (), 100 * MB);
-        c.set_pinned("fallback", true);
+        c.pin_only(Some("fallback"));
         assert_eq!(c.make_room(250 * MB, 300 * MB, None), Err(100 * MB));
         assert!(c.contains("x"), "a failed make_room evicts nothing");
         let ev = c.make_room(150 * MB, 300 * MB, Some("nothing")).unwrap();
@@ -183,6 +184,9 @@ mod tests {
         assert!(c.contains("fallback"));
         c.insert("y", (), 10 * MB);
         assert_eq!(c.make_room(300 * MB, 300 * MB, Some("y")), Err(110 * MB));
+        c.pin_only(None);
+        assert!(c.make_room(300 * MB, 300 * MB, Some("y")).is_err(), "y is kept, 10 MB left");
+        assert_eq!(c.make_room(290 * MB, 300 * MB, Some("y")).unwrap().len(), 1, "unpinned fallback is evictable");
     }
 
     #[test]

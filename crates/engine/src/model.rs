@@ -49,8 +49,8 @@ impl Default for InputPolicy {
     }
 }
 
-/// In truncate mode only a prefix of this many bytes per allowed token is tokenized: no model
-/// sees more than its token limit anyway, and real text averages far fewer bytes per token.
+/// In truncate mode a prefix of this many bytes per allowed token is tokenized first; only if
+/// it does not already fill the token limit is the whole text tokenized.
 pub const BYTES_PER_TOKEN_BOUND: usize = 64;
 
 /// The vectors of a batch, plus how many of its texts were truncated.
@@ -141,9 +141,14 @@ impl Embedder {
             }
             match input.long_text {
                 LongText::Truncate => {
+                    // Tokenize a prefix first; if it already fills the token limit, the rest of
+                    // the text cannot change the result. Otherwise (text with few tokens per
+                    // byte: long runs of spaces, control characters, huge words) take it all.
                     let cut = prefix(text, self.spec.max_tokens.saturating_mul(BYTES_PER_TOKEN_BOUND));
                     let mut t = self.tokenizer.encode(cut)?;
-                    t.truncated |= cut.len() < text.len();
+                    if cut.len() < text.len() && !t.truncated {
+                        t = self.tokenizer.encode(text)?;
+                    }
                     tokens.push(t);
                     owner.push(i);
                 }

@@ -22,6 +22,10 @@ pub struct Tokens {
 
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same tokenizer without truncation, for splitting whole texts into windows.
+    whole: Tokenizer,
+    /// The model's special tokens around a text ([CLS] and [SEP], <s> and </s>, or none).
+    specials: Vec<u32>,
     max_tokens: usize,
 }
 
@@ -36,6 +40,13 @@ impl TextTokenizer {
             reason: e.to_string(),
         })?;
         inner.with_padding(None);
+        let mut whole = inner.clone();
+        whole.with_truncation(None).map_err(|e| EngineError::ModelFileInvalid {
+            model: model.to_string(),
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let specials = inner.encode("", true).map(|e| e.get_ids().to_vec()).unwrap_or_default();
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
@@ -48,7 +59,7 @@ impl TextTokenizer {
                 path: path.to_path_buf(),
                 reason: e.to_string(),
             })?;
-        Ok(TextTokenizer { inner, max_tokens })
+        Ok(TextTokenizer { inner, whole, specials, max_tokens })
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -61,12 +72,23 @@ impl TextTokenizer {
         Ok(tokens_of(&enc, !enc.get_overflowing().is_empty()))
     }
 
-    /// The whole text as consecutive windows of at most `max_tokens` tokens, each with the
-    /// model's special tokens; a text that fits is one window.
+    /// The whole text as consecutive windows of at most `max_tokens` tokens, each wrapped in
+    /// the model's special tokens; a text that fits is one window. (Split here rather than with
+    /// the tokenizer's own overflow, whose windows after the first are not usable.)
     pub fn encode_windows(&self, text: &str) -> Result<Vec<Tokens>> {
-        let enc = self.inner.encode(text, true).map_err(|e| EngineError::Tokenize(e.to_string()))?;
-        let mut windows = vec![tokens_of(&enc, false)];
-        windows.extend(enc.get_overflowing().iter().map(|o| tokens_of(o, false)));
+        let body = self.whole.encode(text, false).map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        let (head, tail) = match self.specials.len() {
+            0 => (&[][..], &[][..]),
+            1 => (&self.specials[..1], &[][..]),
+            _ => (&self.specials[..1], &self.specials[1..]),
+        };
+        let room = self.max_tokens.saturating_sub(head.len() + tail.len()).max(1);
+        let ids = body.get_ids();
+        let mut windows = Vec::new();
+        for chunk in ids.chunks(room).chain(if ids.is_empty() { Some(&[][..]) } else { None }) {
+            let all: Vec<i64> = head.iter().chain(chunk).chain(tail).map(|&i| i64::from(i)).collect();
+            windows.push(Tokens { type_ids: vec![0; all.len()], ids: all, truncated: false });
+        }
         Ok(windows)
     }
 }

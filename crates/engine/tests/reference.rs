@@ -135,6 +135,18 @@ fn long_text_policies() {
     assert!((norm - 1.0).abs() < 1e-5);
     let c = cosine(&windowed.vectors[0], &truncated.vectors[0]);
     assert!(c < 0.9999 && c > 0.8, "windows average more than the first 256 tokens (cosine {c})");
+    // Two topics: the window average must lean to the longer second topic.
+    let topics = "database index btree ".repeat(90) + &"pasta tomato basil garlic ".repeat(600);
+    let w = with(&mut model, &[&topics], LongText::Window, 1 << 20).unwrap();
+    let first = model.embed(&[&"database index btree ".repeat(90)]).unwrap();
+    let pasta = model.embed(&[&"pasta tomato basil garlic ".repeat(60)]).unwrap();
+    let (c_first, c_pasta) = (cosine(&w.vectors[0], &first.vectors[0]), cosine(&w.vectors[0], &pasta.vectors[0]));
+    assert!(c_pasta > c_first && c_pasta > 0.9, "window mean: {c_first} to the first topic, {c_pasta} to the second");
+    // Few tokens per byte: what comes after a long run of spaces still counts when truncating.
+    let spaced = " ".repeat(20_000) + "hello world";
+    let a = with(&mut model, &[&spaced], LongText::Truncate, 1 << 20).unwrap();
+    let b = model.embed(&["hello world"]).unwrap();
+    assert!(cosine(&a.vectors[0], &b.vectors[0]) > 0.999, "spaces before the text must not hide it");
     assert!(cosine(&windowed.vectors[1], &truncated.vectors[1]) > 0.99999, "a text that fits is one window");
     match with(&mut model, &[short, &long], LongText::Truncate, 1000) {
         Err(EngineError::TextTooLarge { limit: 1000, .. }) => {}

@@ -45,3 +45,18 @@ RESET pg_embed.max_text_size;
 -- function is called in the select list (in FROM, PostgreSQL itself collects every row first).
 SELECT ord, embedding IS NULL AS is_null FROM embed_doc_batch(ARRAY[NULL, 'b', NULL]::text[]) ORDER BY ord;
 SELECT count(*) AS first_rows FROM (SELECT embed_doc_batch(array_fill('a'::text, ARRAY[100000])) LIMIT 70) s;
+
+-- A cancel that arrives while pg_embed is about to send a NOTICE must leave the session usable.
+SET client_min_messages = warning;  -- whether the NOTICE is sent before the cancel depends on timing
+SET statement_timeout = '1ms';
+SELECT embed_doc(repeat('The quick brown fox jumps over the lazy dog near the river bank. ', 30)) IS NOT NULL;
+RESET statement_timeout;
+RESET client_min_messages;
+SELECT vector_dims(embed_doc('after the cancel')) AS works_after_cancel;
+-- In window mode the vector is the average of all windows, so the later topic dominates here.
+SET pg_embed.long_text = 'window';
+SELECT 1 - (embed_doc(repeat('database index btree ', 90) || repeat('pasta tomato basil garlic ', 600))
+            <=> embed_doc(repeat('pasta tomato basil garlic ', 60))) > 0.9 AS second_topic_dominates;
+RESET pg_embed.long_text;
+-- Text after a long run of spaces still counts when truncating.
+SELECT round((embed_doc(repeat(' ', 20000) || 'hello world') <=> embed_doc('hello world'))::numeric, 3) AS spaces_then_text;
