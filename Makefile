@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup demo test test-engine test-pg test-regress psql stop install
+.PHONY: setup demo test test-engine test-pg test-regress test-reliability psql stop install
 
 ## setup: idempotent set-up (packages, pgvector, cargo-pgrx, ONNX Runtime, models, build, dev cluster)
 setup:
@@ -19,6 +19,10 @@ test:
 
 test-engine test-pg test-regress:
 	scripts/test.sh $(@:test-%=%)
+
+## test-reliability: fuzzing (10,000 statements) and cancellation latency on throwaway clusters (~5 min)
+test-reliability:
+	tests/reliability/run.sh
 
 install:
 	scripts/install.sh
