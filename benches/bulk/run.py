@@ -666,8 +666,8 @@ def write_markdown(path, res):
     L.append(f"Machine: {res['machine']['cpus']} cores ({res['machine']['cpu']}), {res['machine']['os']}; "
              f"PostgreSQL {res['versions'].get('postgresql')}, pgvector {res['versions'].get('vector')}, "
              f"pg_embed {res['versions'].get('pg_embed')}. Whole run: {res['wall_minutes']:.1f} min; "
-             f"load average (1 min) during the run: min {res['load']['min']}, median {res['load']['median']}, "
-             f"max {res['load']['max']}.\n")
+             f"load average (1 min) during the run: min {res['load']['min']:.2f}, median {res['load']['median']:.2f}, "
+             f"max {res['load']['max']:.2f}.\n")
     L.append(f"Corpus: {c['texts']:,} texts ({c['bytes'] / 1e6:.1f} MB); tokens as the model sees them "
              f"(cut at 256): mean {t['mean']}, median {t['median']:.0f}, p10 {t['p10']:.0f}, p90 {t['p90']:.0f}; "
              f"{c['cut_at_256']} texts ({100 * c['cut_at_256'] / c['texts']:.1f}%) are cut at 256. "
