@@ -3,7 +3,7 @@
 //! The entries live in `models.json` (compiled in, so a build always has a complete catalog).
 //! Code reads a [`ModelSpec`]; nothing about a particular model is written in code.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use serde::{Deserialize, Serialize};
 
@@ -139,11 +139,6 @@ impl ModelSpec {
             p.push("approx_mb is 0".into());
         }
         p
-    }
-
-    /// The ONNX file for a precision, inside `dir` (the model's own folder).
-    pub fn onnx_path(&self, dir: &Path, precision: Precision) -> PathBuf {
-        dir.join(self.onnx_file(precision))
     }
 
     /// The local name of the ONNX file for a precision.

@@ -6,8 +6,8 @@
 //!
 //! Policy, for each preferred model in order:
 //! 1. its files must be present (else skipped; the caller says so once);
-//! 2. it must fit: its size must fit in the memory limit next to what is held by other models
-//!    (those could be evicted, but a model that can never fit is pointless), and the machine
+//! 2. it must fit: its size must fit in the memory limit on its own (models already held can
+//!    be evicted, so `held_bytes` is reported but does not reject a candidate), and the machine
 //!    must have twice its size available, so loading it cannot push the server into swap;
 //! 3. it must suit the load: a large model (>= 400 MB) is taken only when the machine is idle
 //!    (load per CPU < 0.5); a medium one (>= 150 MB) only below full load (< 1.0); small
