@@ -321,6 +321,7 @@ pub fn run_limits() -> pg_embed_engine::batch::RunLimits {
     pg_embed_engine::batch::RunLimits {
         max_texts: BATCH_SIZE.get().max(1) as usize,
         max_tokens: MAX_TOKENS_PER_RUN.get().max(1) as usize,
+        ..Default::default()
     }
 }
 

@@ -17,6 +17,7 @@
 //! * any other `--batch N` is one call over all texts with runs of at most N texts.
 //! * `--chunk N` makes it one call per N consecutive texts instead (sorting then happens
 //!   within each chunk only, as in `embed_doc_batch`, which embeds 64 texts per step).
+//! * `--padding P` sets the padding a run may carry, in percent of its real tokens (default 5).
 //!
 //! Each repetition prints one JSON object: texts, seconds, texts_per_s, cpu_s (user + system
 //! time of this process, all threads), plus load_s and tokenize_s (time to tokenize every text
@@ -40,11 +41,12 @@ struct Args {
     repeat: usize,
     threads: usize,
     chunk: usize,
+    padding: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: throughput CORPUS.jsonl [--offset N] [--count N] [--batch N] [--precision fp32|int8] [--repeat N] [--threads N] [--chunk N]"
+        "usage: throughput CORPUS.jsonl [--offset N] [--count N] [--batch N] [--precision fp32|int8] [--repeat N] [--threads N] [--chunk N] [--padding P]"
     );
     std::process::exit(2)
 }
@@ -59,6 +61,7 @@ fn parse_args() -> Args {
         repeat: 1,
         threads: 1,
         chunk: 0,
+        padding: RunLimits::default().max_padding_percent,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -71,6 +74,7 @@ fn parse_args() -> Args {
             "--repeat" => args.repeat = number(value()).max(1),
             "--threads" => args.threads = number(value()).max(1),
             "--chunk" => args.chunk = number(value()),
+            "--padding" => args.padding = number(value()),
             "--precision" => {
                 args.precision = match value().as_str() {
                     "fp32" => Precision::Fp32,
@@ -150,7 +154,7 @@ fn main() {
     }
     let tokenize_s = started.elapsed().as_secs_f64();
 
-    let limits = RunLimits { max_texts: args.batch, ..RunLimits::default() };
+    let limits = RunLimits { max_texts: args.batch, max_padding_percent: args.padding, ..RunLimits::default() };
     let precision = match args.precision {
         Precision::Fp32 => "fp32",
         Precision::Int8 => "int8",
@@ -180,6 +184,7 @@ fn main() {
                 "batch": args.batch,
                 "threads": args.threads,
                 "chunk": args.chunk,
+                "padding": args.padding,
                 "offset": args.offset,
                 "texts": refs.len(),
                 "tokens": tokens,
