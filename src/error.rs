@@ -80,15 +80,28 @@ pub fn raise(e: EngineError) -> ! {
             Some("Retry the download; if it persists, the mirror serves a different file than the catalog expects.".into()),
         ),
     };
-    let mut report = ErrorReport::new(code, message, "pg_embed");
+    let mut report = ErrorReport::new(code, for_server(message), "pg_embed");
     if let Some(d) = detail {
-        report = report.set_detail(d);
+        report = report.set_detail(for_server(d));
     }
     if let Some(h) = hint {
-        report = report.set_hint(h);
+        report = report.set_hint(for_server(h));
     }
     report.report(PgLogLevel::ERROR);
     unreachable!("an ERROR report does not return")
+}
+
+/// Makes a message (UTF-8, possibly quoting user input) safe to report in the database's
+/// encoding: in a database that is neither UTF-8 nor SQL_ASCII, characters beyond ASCII are
+/// written as `\u{e8}`, since not every one exists in the server encoding.
+pub fn for_server(message: String) -> String {
+    use pgrx::pg_sys::pg_enc::{PG_SQL_ASCII, PG_UTF8};
+    // SAFETY: reads a backend global.
+    let encoding = unsafe { pgrx::pg_sys::GetDatabaseEncoding() } as u32;
+    if message.is_ascii() || encoding == PG_UTF8 || encoding == PG_SQL_ASCII {
+        return message;
+    }
+    message.chars().map(|c| if c.is_ascii() { c.to_string() } else { c.escape_unicode().to_string() }).collect()
 }
 
 /// Unwraps an engine result or raises its error.

@@ -1,8 +1,8 @@
 //! pg_embed: embeddings inside PostgreSQL with local ONNX models.
 //!
 //! Layout: `api/` holds every SQL function; `gucs` every setting; `error` turns engine errors
-//! into PostgreSQL errors; `runtime` keeps the per-backend model state; `vector` builds
-//! pgvector values. Tokenizing, ONNX Runtime, pooling and the catalog live in the pgrx-free
+//! into PostgreSQL errors; `runtime` keeps the per-backend model state; `text` reads `text`
+//! arguments as UTF-8 in any database encoding; `vector` builds pgvector values. Tokenizing, ONNX Runtime, pooling and the catalog live in the pgrx-free
 //! crate `pg_embed_engine` (crates/engine).
 
 ::pgrx::pg_module_magic!();
@@ -11,6 +11,7 @@ mod api;
 mod error;
 mod gucs;
 mod runtime;
+mod text;
 mod vector;
 
 /// Registers the settings, nothing else: models and ONNX Runtime are loaded lazily in each

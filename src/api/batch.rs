@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 
 use crate::error::OrRaise;
 use crate::runtime;
+use crate::text::Text;
 use crate::vector::Vector;
 
 /// Texts embedded per step of the iterator.
@@ -82,15 +83,15 @@ impl Iterator for Chunked {
     }
 }
 
-pub(crate) fn rows(texts: Array<'_, &str>, route: Route) -> TableIterator<'static, (i32, Option<Vector>)> {
-    let texts: Vec<Option<String>> = texts.iter().map(|t| t.map(str::to_string)).collect();
+pub(crate) fn rows(texts: Array<'_, Text>, route: Route) -> TableIterator<'static, (i32, Option<Vector>)> {
+    let texts: Vec<Option<String>> = texts.iter().map(|t| t.map(|t| t.to_string())).collect();
     TableIterator::new(Chunked { route, texts, next: 0, ready: VecDeque::new() })
 }
 
 /// Embeds every element with the documentation model; `ord` is the 1-based array position.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_doc_batch(
-    texts: Array<'_, &str>,
+    texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
     rows(texts, Route::Model(runtime::DOC_MODEL.to_string()))
 }
@@ -98,10 +99,10 @@ fn embed_doc_batch(
 /// Embeds every element with the named model; `ord` is the 1-based array position.
 #[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
 fn embed_batch(
-    texts: Array<'_, &str>,
-    model: &str,
+    texts: Array<'_, Text>,
+    model: Text,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
-    runtime::resolve(model).or_raise();
+    runtime::resolve(&model).or_raise();
     rows(texts, Route::Model(model.to_string()))
 }
 

@@ -4,13 +4,14 @@ use pgrx::prelude::*;
 
 use crate::error::OrRaise;
 use crate::runtime;
+use crate::text::Text;
 use crate::vector::Vector;
 
 /// Embeds one text as a document with the documentation model (all-MiniLM-L6-v2, 384
 /// dimensions). STABLE, not IMMUTABLE: the model file loaded depends on pg_embed.precision.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
-fn embed_doc(body: &str) -> Vector {
-    let mut out = runtime::embed(runtime::DOC_MODEL, &[body]).or_raise();
+fn embed_doc(body: Text) -> Vector {
+    let mut out = runtime::embed(runtime::DOC_MODEL, &[&body]).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }
 

@@ -8,14 +8,15 @@ use pg_embed_engine::{EngineError, ModelSpec, Precision};
 
 use crate::error::{raise, OrRaise};
 use crate::runtime;
+use crate::text::Text;
 use crate::vector::Vector;
 
 /// Embeds a text with the named model. IMMUTABLE because the result depends only on the
 /// arguments and the model's files, provided the files of a name never change in place
 /// (install a changed model under a new name).
 #[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
-fn embed(body: &str, model: &str) -> Vector {
-    let mut out = runtime::embed(model, &[body]).or_raise();
+fn embed(body: Text, model: Text) -> Vector {
+    let mut out = runtime::embed(&model, &[&body]).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }
 

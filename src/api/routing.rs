@@ -9,6 +9,7 @@ use pg_embed_engine::detect::{detect, ContentKind};
 use super::batch::{rows, Route};
 use crate::error::OrRaise;
 use crate::runtime::{self, routing};
+use crate::text::Text;
 use crate::vector::Vector;
 
 /// The role a text is routed to by its detected content.
@@ -28,27 +29,27 @@ fn embed_role(text: &str, role: &str) -> Vector {
 
 /// Embeds source code with the code model routing picks (pg_embed.code_models).
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
-fn embed_code(body: &str) -> Vector {
-    embed_role(body, "code")
+fn embed_code(body: Text) -> Vector {
+    embed_role(&body, "code")
 }
 
 /// Detects whether a text is code or prose and embeds it with that role's model.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
-fn embed_auto(body: &str) -> Vector {
-    embed_role(body, role_of(body))
+fn embed_auto(body: Text) -> Vector {
+    embed_role(&body, role_of(&body))
 }
 
 /// The model embed_auto would use for this text (store it next to the vector).
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
-fn embed_auto_model(body: &str) -> String {
-    routing::choose(role_of(body)).or_raise().model
+fn embed_auto_model(body: Text) -> String {
+    routing::choose(role_of(&body)).or_raise().model
 }
 
 /// What embed_auto decides for a text, and why.
 #[pg_extern(volatile, strict, parallel_restricted, cost = 100)]
-fn embed_explain(body: &str) -> pgrx::JsonB {
-    let d = detect(body);
-    let role = role_of(body);
+fn embed_explain(body: Text) -> pgrx::JsonB {
+    let d = detect(&body);
+    let role = role_of(&body);
     let choice = routing::choose(role).or_raise();
     let (now, resources, prefs) = routing::decide_now(role);
     let mb = |b: u64| b >> 20;
@@ -87,7 +88,7 @@ fn pg_embed_reselect() -> TableIterator<'static, (name!(role, String), name!(mod
 /// Embeds each element with the code model; rows (ord, embedding) in array order.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_code_batch(
-    texts: Array<'_, &str>,
+    texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
     rows(texts, Route::Role("code"))
 }
@@ -95,7 +96,7 @@ fn embed_code_batch(
 /// Embeds each element with the model its detected content routes it to.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_auto_batch(
-    texts: Array<'_, &str>,
+    texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
     rows(texts, Route::Auto)
 }

@@ -54,9 +54,11 @@ fn defer_notice(message: String, detail: String, hint: Option<String>) {
 fn flush_notices() {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     for (message, detail, hint) in pending {
-        let mut r = ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message, "pg_embed").set_detail(detail);
+        use crate::error::for_server;
+        let mut r = ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, for_server(message), "pg_embed")
+            .set_detail(for_server(detail));
         if let Some(h) = hint {
-            r = r.set_hint(h);
+            r = r.set_hint(for_server(h));
         }
         r.report(PgLogLevel::NOTICE);
     }
