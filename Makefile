@@ -12,17 +12,14 @@ setup:
 demo: setup
 	scripts/demo.sh
 
-## test: set up (without the dev cluster), then every test: engine (cargo test), #[pg_test], SQL golden tests
+## test: set up (without the dev cluster), then every test: engine (cargo test), #[pg_test], SQL golden
+## tests, reliability (fuzzing, cancellation)
 test:
 	scripts/setup.sh --no-cluster
 	scripts/test.sh
 
-test-engine test-pg test-regress:
+test-engine test-pg test-regress test-reliability:
 	scripts/test.sh $(@:test-%=%)
-
-## test-reliability: fuzzing (10,000 statements) and cancellation latency on throwaway clusters (~5 min)
-test-reliability:
-	tests/reliability/run.sh
 
 install:
 	scripts/install.sh

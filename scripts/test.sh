@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test against the real PostgreSQL, pgvector, ONNX Runtime and model that
 # scripts/setup.sh installed. Stages: engine (plain cargo test), pg (#[pg_test] through
-# cargo pgrx test), regress (SQL golden files through pg_regress). No argument runs all.
+# cargo pgrx test), regress (SQL golden files through pg_regress), reliability (10,000 fuzzed
+# statements and cancellation latency, tests/reliability/run.sh). No argument runs all.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PGE_ROOT"
-stages=${1:-engine pg regress}
+stages=${1:-engine pg regress reliability}
 export PG_EMBED_MODEL_DIR=$MODEL_DIR PG_EMBED_ORT_LIB=$ORT_LIB
 export PG_EMBED_DEFAULT_ORT_LIB=$ORT_LIB PG_EMBED_DEFAULT_MODEL_DIR=$MODEL_DIR
 passed=0; failed=0
@@ -120,6 +121,12 @@ for stage in $stages; do
         done
         echo "accepted: $(ls "$run"/results)"
       fi
+      record "$rc"
+      ;;
+    reliability)
+      step "reliability: fuzzing and cancellation (tests/reliability/run.sh)"
+      scripts/install.sh >/dev/null
+      set +e; tests/reliability/run.sh; rc=$?; set -e
       record "$rc"
       ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
