@@ -56,6 +56,16 @@ pub fn raise(e: EngineError) -> ! {
             Some(format!("It needs about {need_mb} MB; models that cannot be evicted (the fallback model) hold {held_mb} MB.")),
             Some(format!("Raise the limit, e.g. SET pg_embed.memory_limit = '{}MB';, or unload models with SELECT pg_embed_unload();", (need_mb + held_mb).next_power_of_two().max(64))),
         ),
+        EngineError::InvalidRegistration(_) => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            None,
+            Some("Call pg_embed_register_model again with a value in range (README, Reference, lists every argument).".into()),
+        ),
+        EngineError::MaxTokensTooLarge { model, max_tokens, reason } => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            Some(format!("Model \"{model}\" is registered with max_tokens {max_tokens}; a model fails like this when that is more than its position embeddings (often 512). ONNX Runtime said: {}", reason.trim())),
+            Some(format!("Register it again with the model's real limit, e.g. SELECT pg_embed_register_model('{model}', <dims>, max_tokens => 512, ...);")),
+        ),
         EngineError::TextTooLarge { .. } => (
             ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             Some("Texts over the bound are refused before tokenizing, so memory and time stay bounded.".into()),

@@ -98,7 +98,11 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
     let evicted = cache.make_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
     notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
     let before = resident_bytes();
-    let embedder = Embedder::load(spec, opts)?;
+    let mut embedder = Embedder::load(spec, opts)?;
+    // A built-in entry's token limit is known to fit its model; a user's is proven here.
+    if !models::is_builtin(&spec.name) {
+        embedder.check_max_tokens()?;
+    }
     let bytes = resident_bytes().saturating_sub(before).max(estimate / 4);
     if bytes > limit {
         drop(embedder);

@@ -101,6 +101,11 @@ pub fn resolve(name: &str) -> Result<ModelSpec, EngineError> {
     user_spec(name).ok_or_else(|| EngineError::UnknownModel(name.to_string()))
 }
 
+/// Whether `name` is a model of the built-in catalog (else a user's, or unknown).
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.with(|c| c.get(name).is_ok())
+}
+
 /// Every known model, built-in then user-registered, with its source.
 pub fn all_specs() -> Vec<(ModelSpec, ModelSource)> {
     let mut out: Vec<_> = BUILTIN.with(|c| c.models.iter().cloned().map(|m| (m, ModelSource::Builtin)).collect());
@@ -117,6 +122,16 @@ pub fn all_specs() -> Vec<(ModelSpec, ModelSource)> {
 /// Checks a user model's entry and forgets any cached copy, so this backend rereads it.
 pub fn register(spec: &ModelSpec) -> Result<(), EngineError> {
     validate_name(&spec.name)?;
+    let invalid = |what: String| Err(EngineError::InvalidRegistration(what));
+    if !(1..=16000).contains(&spec.dims) {
+        return invalid(format!("dims is {}, not between 1 and 16000 (pgvector's limit)", spec.dims));
+    }
+    if !(8..=8192).contains(&spec.max_tokens) {
+        return invalid(format!("max_tokens is {}, not between 8 and 8192", spec.max_tokens));
+    }
+    if !matches!(spec.role.as_str(), "code" | "doc" | "general") {
+        return invalid(format!("role is \"{}\", not code, doc or general", spec.role));
+    }
     if BUILTIN.with(|c| c.get(&spec.name).is_ok()) {
         return Err(EngineError::InvalidModelName(format!("{} (a built-in model has this name)", spec.name)));
     }

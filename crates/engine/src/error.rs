@@ -25,6 +25,11 @@ pub enum EngineError {
     #[error("model \"{model}\" does not match its catalog entry: {reason}")]
     ModelMismatch { model: String, reason: String },
 
+    /// A (user-registered) model fails on inputs of its declared token limit, usually because
+    /// the limit exceeds the model's position embeddings.
+    #[error("model \"{model}\" fails on an input of {max_tokens} tokens, its declared max_tokens")]
+    MaxTokensTooLarge { model: String, max_tokens: usize, reason: String },
+
     /// No catalog entry has this name.
     #[error("model \"{0}\" is not in the catalog")]
     UnknownModel(String),
@@ -36,6 +41,10 @@ pub enum EngineError {
     /// A model name that could escape the model directory or is otherwise malformed.
     #[error("invalid model name \"{0}\"")]
     InvalidModelName(String),
+
+    /// An argument of a model registration out of its range.
+    #[error("invalid model registration: {0}")]
+    InvalidRegistration(String),
 
     /// A text over the hard size bound, refused before tokenizing.
     #[error("text of {bytes} bytes exceeds pg_embed.max_text_size ({limit} bytes)")]

@@ -106,6 +106,21 @@ impl Embedder {
         Ok(embedder)
     }
 
+    /// Runs one input of the model's full token limit. A model registered with a limit beyond
+    /// its position embeddings fails here, when it is loaded, with an error that names the
+    /// setting, rather than on the first long text with ONNX Runtime's message alone.
+    pub fn check_max_tokens(&mut self) -> Result<()> {
+        let text = "pg_embed ".repeat(self.spec.max_tokens);
+        let limits = RunLimits { max_texts: 1, max_tokens: usize::MAX, ..RunLimits::default() };
+        match self.embed_with(&[&text], limits, InputPolicy::default(), &mut || {}) {
+            Ok(_) => Ok(()),
+            Err(EngineError::Inference { model, reason }) => {
+                Err(EngineError::MaxTokensTooLarge { model, max_tokens: self.spec.max_tokens, reason })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn spec(&self) -> &ModelSpec {
         &self.spec
     }

@@ -75,4 +75,21 @@ SELECT pg_embed_unload();
 SELECT count(*) AS still_loaded FROM pg_embed_models WHERE loaded;
 RESET pg_embed.memory_limit;
 SELECT vector_dims(embed('d', 'all-MiniLM-L6-v2')) AS works_again;
+
+-- Registration arguments are range-checked (22023), and a max_tokens beyond the model's position
+-- embeddings (512 for this one) is caught when the model loads, with a hint, not on the first
+-- long text.
+\c
+\set VERBOSITY default
+SELECT pg_embed_register_model('minilm-l6-w8', 0);
+SELECT pg_embed_register_model('minilm-l6-w8', 384, max_tokens => 100000);
+SELECT pg_embed_register_model('minilm-l6-w8', 384, role => 'poetry');
+SELECT pg_embed_register_model('minilm-l6-w8', 384, pooling => 'max');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_register_model('minilm-l6-w8', 384, max_tokens => 1024, role => 'doc');
+SELECT vector_dims(embed('a short text', 'minilm-l6-w8'));
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_register_model('minilm-l6-w8', 384, max_tokens => 512, role => 'doc');
+SELECT vector_dims(embed(repeat('a long text ', 400), 'minilm-l6-w8')) AS full_512_tokens;
+\set VERBOSITY terse
 DELETE FROM pg_embed_user_models;
