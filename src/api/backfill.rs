@@ -38,7 +38,9 @@ CREATE FUNCTION pg_embed_backfill_report(
             updated = EXCLUDED.updated, rows_done = EXCLUDED.rows_done, rows_total = EXCLUDED.rows_total,
             finished = EXCLUDED.finished;
 $$;
-REVOKE ALL ON FUNCTION pg_embed_backfill_report(regclass, name, name, text, timestamptz, bigint, bigint, boolean) FROM PUBLIC;
+-- Every role that may CALL pg_embed_backfill on its own tables needs it; it writes only the
+-- caller's own progress row (keyed by pg_backend_pid()), never the table being embedded.
+GRANT EXECUTE ON FUNCTION pg_embed_backfill_report(regclass, name, name, text, timestamptz, bigint, bigint, boolean) TO PUBLIC;
 
 CREATE VIEW pg_embed_backfills AS
 SELECT pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total,

@@ -59,5 +59,23 @@ CALL pg_embed_backfill('articles', 'body', 'embedding', chunk_size => 0);
 \echo :LAST_ERROR_SQLSTATE
 CALL pg_embed_backfill('articles', 'no_such_column', 'embedding');
 \echo :LAST_ERROR_SQLSTATE
+
+-- An ordinary role backfills its own table, and only tables it may update.
+CREATE ROLE backfill_user LOGIN;
+GRANT CREATE ON SCHEMA public TO backfill_user;
+\c - backfill_user
+CREATE TABLE mine (id int PRIMARY KEY, body text, embedding vector(384));
+INSERT INTO mine SELECT i, 'row ' || i FROM generate_series(1, 5) i;
+SET client_min_messages = warning;
+CALL pg_embed_backfill('mine', 'body', 'embedding');
+RESET client_min_messages;
+SELECT count(embedding) AS embedded FROM mine;
+SELECT relation, rows_done, finished FROM pg_embed_backfills WHERE relation = 'mine'::regclass;
+CALL pg_embed_backfill('articles', 'body', 'embedding');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE mine;
+\c - postgres
+REVOKE CREATE ON SCHEMA public FROM backfill_user;
+DROP ROLE backfill_user;
 DROP TABLE articles, big;
 DELETE FROM pg_embed_backfill_progress;

@@ -87,6 +87,21 @@ SET pg_embed.onnxruntime_library = '/tmp/libonnxruntime.so';
 \echo :LAST_ERROR_SQLSTATE
 SET pg_embed.precision = 'fp32';
 SHOW pg_embed.precision;
+-- What an ordinary role may and may not run or change, over every object of the extension.
+SELECT p.oid::regprocedure AS function, has_function_privilege(p.oid, 'EXECUTE') AS can_execute
+  FROM pg_proc p JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_embed'
+ ORDER BY 2, p.oid::regprocedure::text;
+SELECT c.oid::regclass AS relation, has_table_privilege(c.oid, 'SELECT') AS can_read,
+       has_table_privilege(c.oid, 'INSERT') OR has_table_privilege(c.oid, 'UPDATE')
+         OR has_table_privilege(c.oid, 'DELETE') AS can_write
+  FROM pg_class c JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_embed'
+ ORDER BY c.oid::regclass::text;
+SELECT name, context FROM pg_settings WHERE name LIKE 'pg_embed.%' AND context = 'superuser' ORDER BY name;
+-- The user-model table cannot be written around pg_embed_register_model.
+INSERT INTO pg_embed_user_models (name, dims) VALUES ('sneaky', 384);
+\echo :LAST_ERROR_SQLSTATE
 \c - postgres
 DROP TABLE small;
 DROP ROLE embed_user;
