@@ -57,4 +57,6 @@ else
   rm -rf "$dst" && mv "$dst.partial" "$dst"
   echo "ok: $dst"
 fi
-chmod -R a+rX "$PGE_HOME"
+# Readable by the server, except the dev cluster's data folder, which PostgreSQL refuses to
+# start from unless it is private to its owner.
+find "$PGE_HOME" -path "$PGE_CLUSTER" -prune -o -exec chmod a+rX {} +
