@@ -261,7 +261,9 @@ def write_variants(model, tokenizer_dir, out, name, extra=()):
 
 
 def main():
-    kind = sys.argv[1]
+    kind = sys.argv[1] if len(sys.argv) > 1 else ""
+    if len(sys.argv) != {"bert": 5, "onnx": 7, "int8": 4}.get(kind):
+        sys.exit(__doc__)
     if kind == "bert":
         src, out, name = sys.argv[2:5]
         cfg = json.load(open(os.path.join(src, "config.json")))
@@ -275,8 +277,6 @@ def main():
     elif kind == "int8":
         folder, name = sys.argv[2:4]
         print(f"{'wrote' if write_int8(folder, name) else 'ok'}: {folder}/model_int8.onnx")
-    else:
-        sys.exit(__doc__)
 
 
 if __name__ == "__main__":
