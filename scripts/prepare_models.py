@@ -6,14 +6,21 @@ exact fp32 graph itself from the weights with numpy and onnx (no torch needed), 
 per-channel dynamic int8 copy of it. Per-tensor int8 is not offered: it loses too much
 (cosine to fp32 drops to about 0.89 for MiniLM).
 
+The int8 copy follows the model's entry in int8_recipes.json (next to this script): the
+MatMuls listed there stay fp32 (chosen by int8_sensitivity.py). The recipe used is written
+beside the file (model_int8.recipe.json), so a changed recipe is applied by the next set-up.
+
 For a model shipped as an ONNX graph whose token states are an inner output (the packaged
 paraphrase-MiniLM-L3-v2 returns them as "onnx::Shape_422", next to an in-graph pooled vector),
 it writes a copy whose only output is that tensor, named last_hidden_state, so every model is
 pooled the same way by pg_embed.
 
-Usage: prepare_models.py bert SAFETENSORS_DIR OUT_DIR
-       prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR
-Writes OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copies the tokenizer files.
+Usage: prepare_models.py bert SAFETENSORS_DIR OUT_DIR NAME
+       prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR NAME
+       prepare_models.py int8 MODEL_FOLDER NAME
+The first two write OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copy the tokenizer
+files; int8 rewrites MODEL_FOLDER/model_int8.onnx from its model.onnx unless it already
+follows NAME's current recipe.
 """
 import json
 import math
@@ -132,10 +139,75 @@ def bert_graph(t, cfg):
     return model
 
 
-def quantize_int8(src, dst):
-    """Per-channel dynamic int8 of every MatMul weight (activations quantized at run time)."""
+def weight_matmuls(model):
+    """Labels of the MatMuls that multiply by a weight (the ones int8 quantizes), in graph
+    order: the weight's name where it is readable, otherwise the node's name."""
+    inits = {i.name for i in model.graph.initializer}
+    return [n.input[1] if "::" not in n.input[1] else n.name
+            for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+
+
+def split_outlier_channels(model, outliers):
+    """For each weight MatMul labelled in `outliers` ({label: [input channel, ...]}), computes
+    the listed input channels apart, in fp32: y = (x * mask) @ W + x[..., channels] @ W[channels].
+    The masked input has zeros in those channels, so the run-time range of the int8 activation
+    (one scale per tensor) is no longer set by a few channels far larger than the rest.
+    Returns the names of the small fp32 MatMuls added (to be left unquantized)."""
+    inits = {i.name: i for i in model.graph.initializer}
+    added, nodes, shared = [], [], {}
+    for n in model.graph.node:
+        label = n.op_type == "MatMul" and n.input[1] in inits and (n.input[1] if "::" not in n.input[1] else n.name)
+        if label not in outliers:
+            nodes.append(n)
+            continue
+        w = numpy_helper.to_array(inits[n.input[1]])
+        chans = np.array(sorted(outliers[label]), dtype=np.int64)
+        mask = np.ones(w.shape[0], dtype=np.float32)
+        mask[chans] = 0
+        p = f"{n.name}/outliers"
+        x, y = n.input[0], n.output[0]
+        key = (x, tuple(chans))
+        if key not in shared:
+            # MatMuls of one input with the same channels (query, key, value) share the masked
+            # input, so the quantizer still quantizes it once for all of them.
+            shared[key] = p
+            model.graph.initializer.extend([numpy_helper.from_array(mask, p + "/mask"),
+                                            numpy_helper.from_array(chans, p + "/channels")])
+            nodes.append(helper.make_node("Mul", [x, p + "/mask"], [p + "/masked"], name=p + "/mask_mul"))
+            nodes.append(helper.make_node("Gather", [x, p + "/channels"], [p + "/x"], name=p + "/gather", axis=-1))
+        first = shared[key]
+        model.graph.initializer.append(numpy_helper.from_array(np.ascontiguousarray(w[chans]), p + "/weight"))
+        n.input[0], n.output[0] = first + "/masked", p + "/main"
+        nodes.append(n)
+        nodes.append(helper.make_node("MatMul", [first + "/x", p + "/weight"], [p + "/y"], name=p + "/matmul"))
+        nodes.append(helper.make_node("Add", [p + "/main", p + "/y"], [y], name=p + "/add"))
+        added.append(p + "/matmul")
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return added
+
+
+def quantize_int8(src, dst, keep_fp32=(), outliers=None):
+    """Per-channel dynamic int8 of every MatMul weight (activations quantized at run time),
+    except the MatMuls labelled in keep_fp32 (see weight_matmuls), which stay fp32, and with
+    the input channels in `outliers` computed apart in fp32 (see split_outlier_channels)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+    model = onnx.load(src)
+    inits = {i.name for i in model.graph.initializer}
+    nodes = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in inits]
+    labels = dict(zip(weight_matmuls(model), nodes))
+    unknown = [k for k in [*keep_fp32, *(outliers or {})] if k not in labels]
+    if unknown:
+        sys.exit(f"prepare_models.py: {src} has no weight MatMul {unknown}")
+    exclude = [labels[k] for k in keep_fp32] + split_outlier_channels(model, outliers or {})
+    onnx.checker.check_model(model)
+    tmp = dst + ".split.onnx"
+    onnx.save(model, tmp)
+    try:
+        quantize_dynamic(tmp, dst, weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=exclude)
+    finally:
+        os.remove(tmp)
 
 
 def token_states_graph(path, output):
@@ -152,31 +224,59 @@ def token_states_graph(path, output):
     return model
 
 
-def write_variants(model, tokenizer_dir, out, extra=()):
+RECIPES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "int8_recipes.json")
+
+
+def write_int8(folder, name):
+    """folder/model_int8.onnx from folder/model.onnx with NAME's recipe; skipped when the file
+    already follows it. Returns True if it wrote the file."""
+    with open(RECIPES, encoding="utf-8") as f:
+        entry = json.load(f)["models"].get(name, {})
+    recipe = {"keep_fp32": entry.get("keep_fp32", []), "outlier_channels": entry.get("outlier_channels", {})}
+    stamp = os.path.join(folder, "model_int8.recipe.json")
+    try:
+        with open(stamp, encoding="utf-8") as f:
+            if json.load(f) == recipe and os.path.exists(os.path.join(folder, "model_int8.onnx")):
+                return False
+    except (OSError, ValueError):
+        pass
+    tmp = os.path.join(folder, "model_int8.onnx.tmp")
+    quantize_int8(os.path.join(folder, "model.onnx"), tmp, recipe["keep_fp32"], recipe["outlier_channels"])
+    os.replace(tmp, os.path.join(folder, "model_int8.onnx"))
+    with open(stamp + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(recipe, f, indent=1)
+    os.replace(stamp + ".tmp", stamp)
+    return True
+
+
+def write_variants(model, tokenizer_dir, out, name, extra=()):
     os.makedirs(out, exist_ok=True)
     tmp = os.path.join(out, "model.onnx.tmp")
     onnx.save(model, tmp)
     os.replace(tmp, os.path.join(out, "model.onnx"))
-    quantize_int8(os.path.join(out, "model.onnx"), tmp)
-    os.replace(tmp, os.path.join(out, "model_int8.onnx"))
+    write_int8(out, name)
     for name in ("tokenizer.json", "special_tokens_map.json", "tokenizer_config.json", *extra):
         if os.path.exists(os.path.join(tokenizer_dir, name)):
             shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out, name))
 
 
 def main():
-    kind = sys.argv[1]
+    kind = sys.argv[1] if len(sys.argv) > 1 else ""
+    if len(sys.argv) != {"bert": 5, "onnx": 7, "int8": 4}.get(kind):
+        sys.exit(__doc__)
     if kind == "bert":
-        src, out = sys.argv[2], sys.argv[3]
+        src, out, name = sys.argv[2:5]
         cfg = json.load(open(os.path.join(src, "config.json")))
         if cfg.get("model_type") != "bert":
             sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported")
-        write_variants(bert_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, ["config.json"])
+        write_variants(bert_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, name,
+                       ["config.json"])
     elif kind == "onnx":
-        path, output, tokenizer_dir, out = sys.argv[2:6]
-        write_variants(token_states_graph(path, output), tokenizer_dir, out)
-    else:
-        sys.exit(__doc__)
+        path, output, tokenizer_dir, out, name = sys.argv[2:7]
+        write_variants(token_states_graph(path, output), tokenizer_dir, out, name)
+    elif kind == "int8":
+        folder, name = sys.argv[2:4]
+        print(f"{'wrote' if write_int8(folder, name) else 'ok'}: {folder}/model_int8.onnx")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Retrieval quality of embed_doc through SQL, against a BM25 baseline, on the sets that
-build_data.py makes (BEIR layout under benches/accuracy/data/).
+"""Retrieval quality of pg_embed's models through SQL, against a BM25 baseline, on the sets
+that build_data.py makes (BEIR layout under benches/accuracy/data/).
 
     /var/lib/pg_embed-dev/venv/bin/python benches/accuracy/evaluate.py \\
-        [--precision fp32,int8] [--sets code,code-masked,faq] [--limit N] [--dsn DSN]
+        [--models all-MiniLM-L6-v2,...] [--precision fp32,int8] [--sets code,code-masked,faq]
+        [--limit N] [--dsn DSN] [--model-dir DIR]
 
-For each precision and set, a new connection (one backend, `pg_embed.precision` set for the
+Every built-in model whose files are present (pg_embed_models.files_present) is evaluated at
+every precision it has files for, unless --models / --precision narrow the choice. For each
+model, precision and set, a new connection (one backend, `pg_embed.precision` set for the
 session) loads the corpus and the queries into temporary tables with COPY, embeds them with
-`INSERT ... SELECT id, embed_doc(text)` (timed: texts/s), and ranks the whole corpus for every
-query by exact cosine distance (`ORDER BY emb <=> q.emb, id LIMIT 10` in a LATERAL join, no
+`INSERT ... SELECT id, embed(text, model)` (timed: texts/s and the backend's CPU time), and
+ranks the whole corpus for every query by exact cosine distance (`ORDER BY emb <=> q.emb, id LIMIT 10` in a LATERAL join, no
 index: a sequential scan, so no approximation). The backend's memory is read from
 /proc/<pg_backend_pid()>/status (VmRSS, VmHWM), so the script must run on the database host.
 Each run records the SHA-256 of the pg_embed.so and model file it used and the smallest cosine
@@ -46,8 +49,15 @@ import psycopg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = ["code", "code-masked", "faq"]
-MAX_TOKENS = 256  # what embed_doc truncates to (all-MiniLM-L6-v2's max_tokens)
-SYSTEMS = [("bm25", "BM25"), ("fp32", "all-MiniLM-L6-v2 fp32"), ("int8", "all-MiniLM-L6-v2 int8")]
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_tokens, for the token statistics of the data sets
+BASE_MODEL = "all-MiniLM-L6-v2"  # the model of the chart's speed panel and the token statistics
+
+
+def systems(results):
+    """[(run key, title)]: BM25, then every model's runs in results, fp32 before int8."""
+    keys = {k for s in results["sets"].values() for k in s["runs"] if k != "bm25"}
+    order = lambda k: (k.split(" ")[0] != BASE_MODEL, k.split(" ")[0], k.split(" ")[1] != "fp32")
+    return [("bm25", "BM25")] + [(k, k) for k in sorted(keys, key=order)]
 
 
 # ---------------------------------------------------------------- data
@@ -154,6 +164,20 @@ def backend_memory(pid):
         return None
 
 
+def backend_cpu(pid):
+    """User + system CPU seconds the backend has used so far, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cpu_between(before, after):
+    return None if before is None or after is None else after - before
+
+
 def timed(cur, sql, params=None):
     t = time.perf_counter()
     cur.execute(sql, params)
@@ -192,32 +216,40 @@ def reference_check(cur):
     return worst
 
 
-def sql_run(dsn, precision, corpus, queries, k=10):
+def sql_run(dsn, model, precision, corpus, queries, model_dir=None, k=10):
     """One attempt; raises Retry if pg_embed.so was replaced or the backend died meanwhile."""
     opts = f"-c pg_embed.precision={precision}"
+    if model_dir:
+        opts += f" -c pg_embed.model_dir={model_dir}"
     with psycopg.connect(dsn, options=opts, autocommit=True) as conn:
         cur = conn.cursor()
         pid = cur.execute("SELECT pg_backend_pid()").fetchone()[0]
         lib = library_path(cur)
         lib_before = file_sha256(lib)
         mem_start = backend_memory(pid)
-        load_s = timed(cur, "SELECT embed_doc('warm up') IS NOT NULL")
+        load_s = timed(cur, "SELECT embed('warm up', %s) IS NOT NULL", (model,))
         mem_loaded = backend_memory(pid)
         got = cur.execute("SELECT current_setting('pg_embed.precision'), "
                           "current_setting('pg_embed.threads')").fetchone()
         assert got[0] == precision, got
+        loaded = cur.execute("SELECT loaded_precision, dims FROM pg_embed_models WHERE name = %s",
+                             (model,)).fetchone()
+        assert loaded[0] == precision, loaded
         model_dir = cur.execute("SELECT current_setting('pg_embed.model_dir')").fetchone()[0]
-        model_file = os.path.join(model_dir, "all-MiniLM-L6-v2",
+        model_file = os.path.join(model_dir, model,
                                   "model.onnx" if precision == "fp32" else "model_int8.onnx")
         for t in ("docs", "qs"):
             cur.execute(f"CREATE TEMP TABLE raw_{t} (id text PRIMARY KEY, body text NOT NULL)")
-            cur.execute(f"CREATE TEMP TABLE emb_{t} (id text PRIMARY KEY, emb vector(384) NOT NULL)")
+            cur.execute(f"CREATE TEMP TABLE emb_{t} (id text PRIMARY KEY, emb vector({loaded[1]}) NOT NULL)")
             with cur.copy(f"COPY raw_{t} (id, body) FROM STDIN") as cp:
                 for row in (corpus if t == "docs" else queries):
                     cp.write_row(row)
         cur.execute("ANALYZE raw_docs; ANALYZE raw_qs")
-        doc_s = timed(cur, "INSERT INTO emb_docs (id, emb) SELECT id, embed_doc(body) FROM raw_docs")
-        q_s = timed(cur, "INSERT INTO emb_qs (id, emb) SELECT id, embed_doc(body) FROM raw_qs")
+        cpu0 = backend_cpu(pid)
+        doc_s = timed(cur, "INSERT INTO emb_docs (id, emb) SELECT id, embed(body, %s) FROM raw_docs", (model,))
+        cpu1 = backend_cpu(pid)
+        q_s = timed(cur, "INSERT INTO emb_qs (id, emb) SELECT id, embed(body, %s) FROM raw_qs", (model,))
+        cpu2 = backend_cpu(pid)
         mem_embedded = backend_memory(pid)
         cur.execute("ANALYZE emb_docs; ANALYZE emb_qs")
         search_s = timed(cur, f"""
@@ -239,7 +271,9 @@ def sql_run(dsn, precision, corpus, queries, k=10):
         "threads": int(got[1]),
         "first_call_s": load_s,
         "docs_s": doc_s, "docs_per_s": len(corpus) / doc_s,
+        "docs_cpu_s": cpu_between(cpu0, cpu1),
         "queries_s": q_s, "queries_per_s": len(queries) / q_s,
+        "queries_cpu_s": cpu_between(cpu1, cpu2),
         "search_s": search_s,
         "rss_mib": {"start": mem_start, "model loaded": mem_loaded, "after embedding": mem_embedded},
     }
@@ -249,16 +283,16 @@ class Retry(Exception):
     pass
 
 
-def sql_run_retrying(dsn, precision, corpus, queries, attempts=3):
+def sql_run_retrying(dsn, model, precision, corpus, queries, model_dir, attempts=3):
     """If pg_embed is reinstalled while a run is under way (the library file changes, or the
     backend is lost), the run is thrown away and repeated."""
     for n in range(1, attempts + 1):
         try:
-            return sql_run(dsn, precision, corpus, queries)
+            return sql_run(dsn, model, precision, corpus, queries, model_dir)
         except (Retry, psycopg.OperationalError) as e:
             if n == attempts:
                 raise
-            print(f"  {precision}: attempt {n} discarded ({str(e).strip()}); retrying in 30 s",
+            print(f"  {model} {precision}: attempt {n} discarded ({str(e).strip()}); retrying in 30 s",
                   file=sys.stderr, flush=True)
             time.sleep(30)
 
@@ -308,40 +342,56 @@ def fmt(x, d=3):
     return "–" if x is None else f"{x:.{d}f}"
 
 
+def cpu_per_text(r):
+    """Backend CPU seconds per embedded text (documents and queries), or None."""
+    if r.get("docs_cpu_s") is None or r.get("queries_cpu_s") is None:
+        return None
+    return (r["docs_cpu_s"] + r["queries_cpu_s"]) / (r["docs_s"] * r["docs_per_s"] + r["queries_s"] * r["queries_per_s"])
+
+
 def markdown(results):
-    lines = ["| set | system | MRR@10 | P@1 | Recall@10 | nDCG@10 | docs/s | queries/s | backend RSS (MiB) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| set | system | MRR@10 | P@1 | Recall@10 | nDCG@10 | docs/s | queries/s | CPU ms/text | backend RSS (MiB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     retention = []
     for name in SETS:
         s = results["sets"].get(name)
         if not s:
             continue
         label = f"{name} ({s['corpus']} docs, {s['queries']} queries{', limit ' + str(s['limit']) if s['limit'] else ''})"
-        for key, title in SYSTEMS:
+        for key, title in systems(results):
             r = s["runs"].get(key)
             if not r:
                 continue
             m = r["metrics"]
             if key == "bm25":
-                speed, qspeed, rss = f"{r['docs_per_s']:.0f} †", "–", None
+                speed, qspeed, cpu, rss = f"{r['docs_per_s']:.0f} †", "–", None, None
             else:
                 speed, qspeed = f"{r['docs_per_s']:.1f}", f"{r['queries_per_s']:.1f}"
+                cpu = cpu_per_text(r)
+                cpu = None if cpu is None else 1000 * cpu
                 rss = (r["rss_mib"].get("after embedding") or {}).get("VmHWM")
             lines.append(f"| {label} | {title} | {fmt(m['mrr@10'])} | {fmt(m['p@1'])} | "
                          f"{fmt(m['recall@10'])} | {fmt(m['ndcg@10'])} | {speed} | {qspeed} | "
-                         f"{fmt(rss, 0)} |")
+                         f"{fmt(cpu, 1)} | {fmt(rss, 0)} |")
             label = ""
-        if "fp32" in s["runs"] and "int8" in s["runs"]:
-            a, b = s["runs"]["fp32"]["metrics"]["mrr@10"], s["runs"]["int8"]["metrics"]["mrr@10"]
-            lo, hi = retention_interval(s["runs"]["fp32"]["ranks"], s["runs"]["int8"]["ranks"])
-            retention.append(f"| {name} | {a:.3f} | {b:.3f} | {100 * b / a:.1f}% | "
-                             f"{100 * lo:.1f}–{100 * hi:.1f}% |")
+        for key, _ in systems(results):
+            if not key.endswith(" int8") or key[:-5] + " fp32" not in s["runs"] or key not in s["runs"]:
+                continue
+            f32, i8 = s["runs"][key[:-5] + " fp32"], s["runs"][key]
+            a, b = f32["metrics"]["mrr@10"], i8["metrics"]["mrr@10"]
+            lo, hi = retention_interval(f32["ranks"], i8["ranks"])
+            c32, c8 = cpu_per_text(f32), cpu_per_text(i8)
+            cpu = "–" if not c32 or not c8 else f"{c32 / c8:.2f}×"
+            retention.append(f"| {name} | {key[:-5]} | {a:.3f} | {b:.3f} | {100 * b / a:.1f}% | "
+                             f"{100 * lo:.1f}–{100 * hi:.1f}% | {i8['docs_per_s'] / f32['docs_per_s']:.2f}× | {cpu} |")
     out = "\n".join(lines) + ("\n\n† BM25: tokenising and indexing in the Python client, in "
                               "memory; not comparable with embedding through SQL.")
     if retention:
-        out += ("\n\nint8's retention of fp32 MRR@10 (interval: 95% paired bootstrap over "
-                "queries, 2000 resamples):\n\n| set | fp32 | int8 | int8 / fp32 | interval |\n"
-                "|---|---|---|---|---|\n" + "\n".join(retention))
+        out += ("\n\nint8 against fp32 of the same model: retention of MRR@10 (interval: 95% paired "
+                "bootstrap over queries, 2000 resamples), documents/s ratio, and CPU per text ratio "
+                "(fp32 CPU / int8 CPU, documents and queries):\n\n"
+                "| set | model | fp32 | int8 | int8 / fp32 | interval | docs/s int8 / fp32 | CPU fp32 / int8 |\n"
+                "|---|---|---|---|---|---|---|---|\n" + "\n".join(retention))
     return out + "\n"
 
 
@@ -356,40 +406,53 @@ def chart(results, path):
     names = [n for n in SETS if n in results["sets"]]
     ticks = [f"{n}\n{results['sets'][n]['corpus']} docs, {results['sets'][n]['queries']} queries"
              for n in names]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 2]})
-    width = 0.26
-    colors = {"bm25": "#9e9e9e", "fp32": "#1f77b4", "int8": "#ff7f0e"}
-    for j, (key, title) in enumerate(SYSTEMS):
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [3, 2]})
+    keys = systems(results)
+    width = 0.8 / len(keys)
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    colors = {k: ("#9e9e9e" if k == "bm25" else palette[(i - 1) % len(palette)]) for i, (k, _) in enumerate(keys)}
+    for j, (key, title) in enumerate(keys):
         xs, ys = [], []
         for i, n in enumerate(names):
             r = results["sets"][n]["runs"].get(key)
             if r:
-                xs.append(i + (j - 1) * width)
+                xs.append(i + (j - (len(keys) - 1) / 2) * width)
                 ys.append(r["metrics"]["mrr@10"])
         bars = axes[0].bar(xs, ys, width, label=title, color=colors[key])
-        axes[0].bar_label(bars, fmt="%.2f", fontsize=8)
+        axes[0].bar_label(bars, fmt="%.2f", fontsize=7)
     axes[0].set_xticks(range(len(names)), ticks, fontsize=8)
     axes[0].set_ylabel("MRR@10")
     axes[0].set_ylim(0, 1.05)
     axes[0].set_title("Retrieval quality, exact cosine search in SQL")
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
-    for j, key in enumerate(("fp32", "int8")):
+    models = [k for k, _ in keys if k != "bm25"]
+    width = 0.8 / max(1, len(models))
+    for j, key in enumerate(models):
         xs, ys = [], []
         for i, n in enumerate(names):
             r = results["sets"][n]["runs"].get(key)
             if r:
-                xs.append(i + (j - 0.5) * width)
+                xs.append(i + (j - (len(models) - 1) / 2) * width)
                 ys.append(r["docs_per_s"])
-        bars = axes[1].bar(xs, ys, width, label=f"all-MiniLM-L6-v2 {key}", color=colors[key])
-        axes[1].bar_label(bars, fmt="%.0f", fontsize=8)
+        bars = axes[1].bar(xs, ys, width, label=key, color=colors[key])
+        axes[1].bar_label(bars, fmt="%.0f", fontsize=7)
     axes[1].set_xticks(range(len(names)), names, fontsize=8)
     axes[1].set_ylabel("documents embedded per second")
     axes[1].margins(y=0.15)
-    axes[1].set_title("INSERT ... SELECT embed_doc(), one backend")
+    axes[1].set_title("INSERT ... SELECT embed(), one backend")
     axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def available(dsn, model_dir):
+    """[(model, [precisions])] of the built-in models whose files are present."""
+    opts = f"-c pg_embed.model_dir={model_dir}" if model_dir else ""
+    with psycopg.connect(dsn, options=opts, autocommit=True) as conn:
+        rows = conn.execute("SELECT name, precisions FROM pg_embed_models "
+                            "WHERE source = 'builtin' AND files_present ORDER BY name").fetchall()
+    return [(n, list(p)) for n, p in rows]
 
 
 # ---------------------------------------------------------------- main
@@ -397,7 +460,9 @@ def chart(results, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dsn", default="host=127.0.0.1 port=25432 user=postgres dbname=postgres")
+    ap.add_argument("--models", default="", help="comma-separated; default: every built-in model with files")
     ap.add_argument("--precision", default="fp32,int8", help="fp32, int8 or both, comma-separated")
+    ap.add_argument("--model-dir", default="", help="pg_embed.model_dir for the runs (superuser)")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--limit", type=int, default=0, help="quick run on N queries (hash order)")
     ap.add_argument("--data", default=os.path.join(HERE, "data"))
@@ -419,14 +484,21 @@ def main():
     if os.path.exists(a.results):
         with open(a.results, encoding="utf-8") as f:
             results = json.load(f)
+    runs = [(m, p) for m, have in available(a.dsn, a.model_dir) for p in precisions if p in have
+            and (not a.models or m in a.models.split(","))]
+    if not runs:
+        ap.error("no model with files for the precisions asked for")
     results["environment"] = environment(a.dsn)
-    results["method"] = ("embed_doc through SQL (INSERT ... SELECT), exact cosine search with <=> "
-                         "(no index), texts truncated at 256 tokens by embed_doc; BM25 in Python")
+    results["environment"]["model_dir"] = a.model_dir or None
+    results["method"] = ("embed(text, model) through SQL (INSERT ... SELECT), exact cosine search "
+                         "with <=> (no index), texts truncated at each model's max_tokens; BM25 in Python")
     for name in sets:
         corpus, queries, qrels = load_set(a.data, name, a.limit)
         entry = results["sets"].get(name)
         if not entry or entry.get("limit") != a.limit or entry.get("corpus") != len(corpus):
             entry = {"corpus": len(corpus), "queries": len(queries), "limit": a.limit, "runs": {}}
+        # runs of an earlier layout (keyed by precision alone) are not comparable: dropped
+        entry["runs"] = {k: v for k, v in entry["runs"].items() if k == "bm25" or " " in k}
         lengths = token_lengths(a.dsn, [t for _, t in corpus])
         if lengths:
             s = sorted(lengths)
@@ -437,14 +509,14 @@ def main():
         entry["runs"]["bm25"] = {"metrics": metrics, **timing, "ranks": ranks}
         print(f"{name}: {len(corpus)} documents, {len(queries)} queries; BM25 "
               f"MRR@10 {entry['runs']['bm25']['metrics']['mrr@10']:.3f}", flush=True)
-        for p in precisions:
+        for model, p in runs:
             t0 = time.perf_counter()
-            ranking, info = sql_run_retrying(a.dsn, p, corpus, queries)
+            ranking, info = sql_run_retrying(a.dsn, model, p, corpus, queries, a.model_dir)
             info["metrics"], info["ranks"] = score_run(ranking, qrels)
             info["wall_s"] = time.perf_counter() - t0
             info["date"] = datetime.date.today().isoformat()
-            entry["runs"][p] = info
-            print(f"  {p}: MRR@10 {info['metrics']['mrr@10']:.3f}, {info['docs_per_s']:.1f} docs/s, "
+            entry["runs"][f"{model} {p}"] = info
+            print(f"  {model} {p}: MRR@10 {info['metrics']['mrr@10']:.3f}, {info['docs_per_s']:.1f} docs/s, "
                   f"{info['queries_per_s']:.1f} queries/s, {info['wall_s']:.0f} s", flush=True)
         results["sets"][name] = entry
         with open(a.results, "w", encoding="utf-8") as f:

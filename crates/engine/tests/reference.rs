@@ -105,6 +105,26 @@ fn int8_stays_close_to_fp32() {
     assert!(worst >= 0.95, "per-channel int8 drifted to cosine {worst}");
 }
 
+/// The installed int8 files were made with the recipes committed in scripts/int8_recipes.json
+/// (prepare_models.py writes the recipe it used beside each file; the set-up rewrites a file
+/// whose recipe changed).
+#[test]
+fn int8_files_follow_the_committed_recipes() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/int8_recipes.json");
+    let recipes: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dir = options(Precision::Int8).model_dir;
+    for (name, recipe) in recipes["models"].as_object().unwrap() {
+        let stamp = dir.join(name).join("model_int8.recipe.json");
+        let used: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stamp).unwrap_or_else(|e| {
+            panic!("{}: {e}; run scripts/fetch-models.sh", stamp.display())
+        }))
+        .unwrap();
+        for key in ["keep_fp32", "outlier_channels"] {
+            assert_eq!(used[key], recipe[key], "{name}: {key} of the installed int8 file differs; run scripts/fetch-models.sh");
+        }
+    }
+}
+
 #[test]
 fn missing_files_name_the_path() {
     let mut spec = Catalog::builtin().get("all-MiniLM-L6-v2").unwrap().clone();
