@@ -12,7 +12,8 @@ use pgrx::prelude::*;
 extension_sql!(
     r#"
 -- The two inner queries for a table, after checking its columns. Parameters: $1 the tsquery,
--- $2 the query vector, $3 the number of candidates from each side.
+-- $2 the query vector, $3 the number of candidates from each side, $4 ts_rank_cd's
+-- normalization.
 CREATE FUNCTION pg_embed_hybrid_queries(
     relation regclass, tsvector_column name, vector_column name, id_column name, distance text,
     OUT text_sql text, OUT vector_sql text
@@ -33,7 +34,7 @@ BEGIN
     PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY['@extschema@.vector'::regtype], 'vector');
     text_sql := format(
         'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
-        'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1) AS rank FROM %3$s WHERE %2$I @@ $1 '
+        'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '
         'ORDER BY rank DESC, %1$I LIMIT $3) s', id_column, tsvector_column, relation);
     -- Ordered by the distance alone, so that an HNSW index can produce the order.
     vector_sql := format(
@@ -80,7 +81,8 @@ CREATE FUNCTION pg_embed_hybrid_search(
     config regconfig DEFAULT 'english',
     match text DEFAULT 'any',
     distance text DEFAULT 'cosine',
-    query_embedding @extschema@.vector DEFAULT NULL
+    query_embedding @extschema@.vector DEFAULT NULL,
+    rank_normalization int DEFAULT 0
 ) RETURNS TABLE (id bigint, score float8, text_rank bigint, vector_rank bigint)
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$
 DECLARE
@@ -88,7 +90,7 @@ DECLARE
     tsq tsquery;
     qv @extschema@.vector := query_embedding;
 BEGIN
-    IF k IS NULL OR k < 0 OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
+    IF k IS NULL OR k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
        OR text_weight IS NULL OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
         RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
                 coalesce(k::text, 'NULL'), coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
@@ -112,18 +114,18 @@ BEGIN
         tsq := NULL;  -- only stop words: the text side has nothing to say
     END IF;
     RETURN QUERY EXECUTE format(
-        'SELECT coalesce(t.id, v.id), coalesce($4 / ($6 + t.r), 0) + coalesce($5 / ($6 + v.r), 0), t.r, v.r '
+        'SELECT coalesce(t.id, v.id), coalesce($5 / ($7 + t.r), 0) + coalesce($6 / ($7 + v.r), 0), t.r, v.r '
         'FROM (%s) t FULL JOIN (%s) v ON t.id = v.id '
-        'ORDER BY 2 DESC, 1 LIMIT $7',
+        'ORDER BY 2 DESC, 1 LIMIT $8',
         CASE WHEN tsq IS NULL OR text_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
              ELSE q.text_sql END,
         CASE WHEN vector_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
              ELSE q.vector_sql END)
-    USING tsq, qv, candidates, text_weight, vector_weight, k::float8, max_results;
+    USING tsq, qv, candidates, rank_normalization, text_weight, vector_weight, k::float8, max_results;
 END
 $$;
-COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, @extschema@.vector) IS
-  'Hybrid search: full-text (tsvector @@ query, ranked by ts_rank_cd) and vector similarity (the query embedded with model, default embed_doc) fused by reciprocal rank fusion, score = text_weight / (k + text rank) + vector_weight / (k + vector rank), over the top candidates of each side. Returns id, score and both ranks, best first.';
+COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, @extschema@.vector, int) IS
+  'Hybrid search: full-text (tsvector @@ query, ranked by ts_rank_cd) and vector similarity (the query embedded with model, default embed_doc) fused by reciprocal rank fusion, score = text_weight / (k + text rank) + vector_weight / (k + vector rank), over the top candidates of each side; rank_normalization is ts_rank_cd''s (0: none, 1: divide by 1 + log of the document length, ...). Returns id, score and both ranks, best first.';
 
 CREATE FUNCTION pg_embed_hybrid_explain(
     relation regclass,
@@ -135,7 +137,8 @@ CREATE FUNCTION pg_embed_hybrid_explain(
     model text DEFAULT NULL,
     config regconfig DEFAULT 'english',
     match text DEFAULT 'any',
-    distance text DEFAULT 'cosine'
+    distance text DEFAULT 'cosine',
+    rank_normalization int DEFAULT 0
 ) RETURNS SETOF text LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
 DECLARE
     q record;
@@ -146,17 +149,17 @@ BEGIN
     q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
     RETURN NEXT 'full-text side:';
     tsq := @extschema@.pg_embed_hybrid_tsquery(config, query, match);
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql USING tsq, qv, candidates LOOP
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql USING tsq, qv, candidates, rank_normalization LOOP
         RETURN NEXT line;
     END LOOP;
     RETURN NEXT 'vector side:';
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql USING tsq, qv, candidates LOOP
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql USING tsq, qv, candidates, rank_normalization LOOP
         -- The query vector's 384 numbers say nothing about the plan.
         RETURN NEXT regexp_replace(line, '''\[[^]]*\]''::vector', '<query vector>', 'g');
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, int, text, regconfig, text, text) IS
+COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, int, text, regconfig, text, text, int) IS
   'The plans of the two queries pg_embed_hybrid_search runs (EXPLAIN, no costs): shows whether the GIN and HNSW indexes are used.';
 "#,
     name = "hybrid_sql",
