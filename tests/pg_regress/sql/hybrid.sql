@@ -87,3 +87,4 @@ CREATE TABLE "odd ""name""" (id int, "my tsv" tsvector, "my vec" vector(384));
 INSERT INTO "odd ""name""" VALUES (1, to_tsvector('english', 'immutable strings'), embed_doc('immutable strings'));
 SELECT id, text_rank, vector_rank FROM pg_embed_hybrid_search('"odd ""name"""', 'strings', 'my tsv', 'my vec');
 SELECT count(*) AS answers_still_there FROM answers;
+DROP TABLE answers, "odd ""name""";
