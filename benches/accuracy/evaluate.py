@@ -394,20 +394,15 @@ def chart(results, path):
 
 # ---------------------------------------------------------------- main
 
-def parse_common_args(ap, results):
-    """The options every script over these sets takes; `results`: the default results file."""
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dsn", default="host=127.0.0.1 port=25432 user=postgres dbname=postgres")
+    ap.add_argument("--precision", default="fp32,int8", help="fp32, int8 or both, comma-separated")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--limit", type=int, default=0, help="quick run on N queries (hash order)")
     ap.add_argument("--data", default=os.path.join(HERE, "data"))
-    ap.add_argument("--results", default=os.path.join(HERE, results))
-    return ap.parse_args()
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--precision", default="fp32,int8", help="fp32, int8 or both, comma-separated")
-    a = parse_common_args(ap, "results.json")
+    ap.add_argument("--results", default=os.path.join(HERE, "results.json"))
+    a = ap.parse_args()
     precisions = [p for p in a.precision.split(",") if p]
     sets = [s for s in a.sets.split(",") if s]
     for p in precisions:

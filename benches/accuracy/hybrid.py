@@ -35,8 +35,7 @@ import psycopg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from evaluate import (SETS, bm25_rank, environment, file_sha256, library_path, load_set,  # noqa: E402
-                      parse_common_args, score_run)
+from evaluate import SETS, bm25_rank, environment, file_sha256, library_path, load_set, score_run  # noqa: E402
 
 DB = "hybrid_bench"
 # (k, text_weight, candidates, ts_rank_cd normalization); vector_weight is 1 throughout.
@@ -136,7 +135,12 @@ def markdown(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    a = parse_common_args(ap, "hybrid_results.json")
+    ap.add_argument("--dsn", default="host=127.0.0.1 port=25432 user=postgres dbname=postgres")
+    ap.add_argument("--sets", default=",".join(SETS), help="comma-separated, of " + ",".join(SETS))
+    ap.add_argument("--limit", type=int, default=0, help="quick run on N queries (evaluate.py's choice)")
+    ap.add_argument("--results", default=os.path.join(HERE, "hybrid_results.json"))
+    a = ap.parse_args()
+    a.data = os.path.join(HERE, "data")
     sets = [s for s in a.sets.split(",") if s]
     with psycopg.connect(a.dsn, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB}")
