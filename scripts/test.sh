@@ -76,6 +76,7 @@ for stage in $stages; do
       run=$PGE_HOME/regress-run
       rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
       python3 tests/pg_regress/make_seed_data.py benches/accuracy/data/code/corpus.jsonl "$run/data/seed_code.tsv"
+      cp -r benches/accuracy/data/faq "$run/data/faq"  # provenance and hybrid: the Python FAQ set
       # A hub-like server on loopback with the real model files, and folders to download into.
       hub=$run/hub
       for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do

@@ -65,17 +65,29 @@ CREATE PROCEDURE pg_embed_backfill(
     model text DEFAULT NULL,
     chunk_size int DEFAULT 200,
     hash_column name DEFAULT NULL,
-    notice_every bigint DEFAULT 1000
+    notice_every bigint DEFAULT 1000,
+    model_id_column name DEFAULT NULL
 ) LANGUAGE plpgsql AS $$
 DECLARE
-    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was embedded.
-    todo text := format('%I IS NOT NULL AND (%I IS NULL%s)', text_column, vector_column,
+    -- The model id each row should carry (with model_id_column): one literal for a named
+    -- model, computed per row for 'auto' (embed_auto's choice depends on the text).
+    id_expr text := CASE WHEN model_id_column IS NULL THEN NULL
+                         WHEN model = 'auto' THEN '@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%s))'
+                         ELSE quote_literal(@extschema@.pg_embed_model_id(coalesce(model, @extschema@.pg_embed_role_model('doc')))) END;
+    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
+    -- embedded, or (with a model id column) made by another model or model file.
+    todo text := format('%I IS NOT NULL AND (%I IS NULL%s%s)', text_column, vector_column,
                         CASE WHEN hash_column IS NULL THEN ''
-                             ELSE format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column) END);
+                             ELSE format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column) END,
+                        CASE WHEN model_id_column IS NULL THEN ''
+                             ELSE format(' OR %I IS DISTINCT FROM ', model_id_column) || format(id_expr, quote_ident(text_column)) END);
     embed_expr text := CASE WHEN model IS NULL THEN format('@extschema@.embed_doc(t.%I)', text_column)
+                            WHEN model = 'auto' THEN format('@extschema@.embed_auto(t.%I)', text_column)
                             ELSE format('@extschema@.embed(t.%I, %L)', text_column, model) END;
     set_hash text := CASE WHEN hash_column IS NULL THEN ''
-                          ELSE format(', %I = md5(t.%I)', hash_column, text_column) END;
+                          ELSE format(', %I = md5(t.%I)', hash_column, text_column) END
+                     || CASE WHEN model_id_column IS NULL THEN ''
+                             ELSE format(', %I = ', model_id_column) || format(id_expr, 't.' || quote_ident(text_column)) END;
     model_name text := coalesce(model, 'all-MiniLM-L6-v2');
     total bigint;
     done bigint := 0;
@@ -114,9 +126,9 @@ BEGIN
         round(extract(epoch FROM clock_timestamp() - started)::numeric, 1);
 END
 $$;
-COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint) IS
-  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text), committing every chunk_size rows; CALL again to resume. Progress: pg_embed_backfills.';
+COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
+  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Progress: pg_embed_backfills.';
 "#,
     name = "backfill",
-    requires = ["models_sql", "embed_doc_comment"],
+    requires = ["models_sql", "embed_doc_comment", "provenance_sql"],
 );

@@ -3,5 +3,7 @@
 mod backfill;
 mod batch;
 mod embed;
+mod hybrid;
 mod models;
+mod provenance;
 mod routing;

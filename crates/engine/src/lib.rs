@@ -17,6 +17,7 @@ pub mod files;
 pub mod memory;
 pub mod model;
 pub mod normalize;
+pub mod provenance;
 pub mod ortlib;
 pub mod pool;
 pub mod resources;
