@@ -2,6 +2,8 @@
 
 mod backfill;
 mod batch;
+mod cache;
 mod embed;
 mod models;
 mod routing;
+mod stats;
