@@ -36,13 +36,18 @@ struct TableAccess {
     write: bool,
 }
 
+/// Drops the oldest entries while the cache holds more than `pg_embed.cache_size` (all of
+/// them once it is 0), so a lowered setting frees memory on the next call. Nothing to do, and
+/// no cost to speak of, while the cache is within the setting.
+pub fn enforce_budget() {
+    let budget = gucs::cache_bytes();
+    MEMORY.with(|m| m.borrow_mut().shrink_to(budget));
+}
+
 /// Looks `keys` up in memory; fills `out` where found and returns how many were.
 pub fn lookup_memory(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
-    let budget = gucs::cache_bytes();
     MEMORY.with(|m| {
         let mut m = m.borrow_mut();
-        // A lowered budget applies at once.
-        m.shrink_to(budget);
         let mut hits = 0;
         for (k, slot) in keys.iter().zip(out.iter_mut()) {
             if slot.is_none() {
@@ -75,8 +80,9 @@ pub fn clear_memory() -> usize {
     MEMORY.with(|m| m.borrow_mut().clear())
 }
 
-/// (entries, bytes) of this backend's memory cache.
+/// (entries, bytes) of this backend's memory cache, under the current setting.
 pub fn memory_usage() -> (usize, usize) {
+    enforce_budget();
     MEMORY.with(|m| {
         let m = m.borrow();
         (m.len(), m.bytes())

@@ -145,6 +145,7 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
     let spec = resolve(name)?;
     let opts = load_options(&spec);
     let mut call = Call { texts: texts.len() as u64, ..Call::default() };
+    cache::enforce_budget();
     let out = if gucs::cache_bytes() == 0 && gucs::persistent_cache() == PersistentCache::Off {
         embed_in_cache(name, &spec, &opts, texts)
     } else {
