@@ -11,6 +11,8 @@ fn count(n: u64) -> i64 {
 /// The rows of `pg_embed_stats`: one per (model, precision) used since the last reset.
 /// Parallel restricted: without shared memory the numbers are the leader backend's own.
 #[pg_extern(volatile, parallel_restricted)]
+// pgrx reads the column names from the signature, so the row type cannot be an alias.
+#[allow(clippy::type_complexity)]
 fn pg_embed_stats_rows() -> TableIterator<
     'static,
     (
