@@ -35,6 +35,10 @@ PY
 mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
 cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
 chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
+# A model folder whose model.onnx the cache test replaces in place (with the int8 file).
+mkdir -p "$faults/swap/all-MiniLM-L6-v2"
+cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/swap/all-MiniLM-L6-v2/"
+chown -R postgres: "$faults/swap"
 # A library that exists but is not ONNX Runtime, and an ONNX Runtime too old for pg_embed.
 not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
 old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
@@ -113,9 +117,22 @@ for stage in $stages; do
       rc=$?; set -e
       kill "$hub_pid" 2>/dev/null || true
       if [ $rc != 0 ] && [ -f "$run/regression.diffs" ]; then cat "$run/regression.diffs"; fi
+      # A second server with pg_embed in shared_preload_libraries, for what needs shared
+      # memory (statistics across backends); its own output folder.
+      preload=$run/preload
+      mkdir -p "$preload" && echo "shared_preload_libraries = 'pg_embed'" > "$preload/postgresql.conf"
+      chown -R postgres: "$preload"
+      tests=$(sed -n 's/^test: //p' tests/pg_regress/schedule.preload | tr '\n' ' ')
+      set +e
+      env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$regress" --temp-instance="$preload/tmp" --bindir="$PG_BIN" \
+        --temp-config="$preload/postgresql.conf" --inputdir="$run" --outputdir="$preload" --dbname=regression \
+        --load-extension=vector --load-extension=pg_embed $tests
+      rc2=$?; set -e
+      if [ $rc2 != 0 ] && [ -f "$preload/regression.diffs" ]; then cat "$preload/regression.diffs"; fi
+      if [ $rc = 0 ]; then rc=$rc2; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         # Take the new output as the expected output, machine paths put back as placeholders.
-        for f in "$run"/results/*.out; do
+        for f in "$run"/results/*.out "$preload"/results/*.out; do
           sed -e "s|$faults|@faults@|g" -e "s|$not_ort|@not_ort@|g" -e "s|$old_ort|@old_ort@|g" \
               -e "s|$run/data|@data@|g" -e "s|$MODEL_DIR|@models@|g" -e "s|$ORT_LIB|@ort@|g" -e "s|$hub_url|@hub@|g" \
               "$f" > tests/pg_regress/expected/"$(basename "$f")"

@@ -118,6 +118,30 @@ static SPINNING: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// by pg_embed.max_tokens_per_run and counted in the model's bytes_held (see benches/README.md).
 static MEMORY_ARENA: GucSetting<bool> = GucSetting::<bool>::new(true);
 
+/// Memory for this backend's embedding cache, in MB: vectors of texts embedded before, by
+/// model, precision, model files, long-text mode and text. 0 turns it off (the default, so a
+/// repeated text costs the same every time unless asked otherwise).
+static CACHE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PersistentCache {
+    #[name = c"off"]
+    Off,
+    #[name = c"read"]
+    Read,
+    #[name = c"write"]
+    Write,
+}
+
+/// The shared cache table pg_embed_cache: `read` looks texts up there, `write` also stores
+/// new vectors where a write is possible (see README, Embedding cache). Off by default: the
+/// table holds vectors of every text embedded, readable by whoever may read it.
+static PERSISTENT_CACHE: GucSetting<PersistentCache> = GucSetting::<PersistentCache>::new(PersistentCache::Off);
+
+/// Count calls in pg_embed_stats. Superuser-only, so a session cannot hide its use; off only
+/// to measure what counting costs.
+static TRACK_STATS: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
     GucRegistry::define_string_guc(
         c"pg_embed.onnxruntime_library",
@@ -265,6 +289,32 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"pg_embed.cache_size",
+        c"Memory for this backend's cache of embeddings; 0 turns it off.",
+        c"Keyed by model, precision, the model files' identity, pg_embed.long_text and the text; least recently used entries are dropped to stay under it.",
+        &CACHE_SIZE_MB,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_enum_guc(
+        c"pg_embed.persistent_cache",
+        c"Use the shared cache table pg_embed_cache: off, read, or write.",
+        c"write stores new vectors only where writing is possible (not in parallel workers, read-only transactions or on a standby) and the role may insert into the table.",
+        &PERSISTENT_CACHE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"pg_embed.track_stats",
+        c"Count embedding calls in pg_embed_stats.",
+        c"Shared by all backends when pg_embed is in shared_preload_libraries, per backend otherwise.",
+        &TRACK_STATS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     reserve_prefix();
 }
 
@@ -367,4 +417,16 @@ pub fn session_options() -> pg_embed_engine::session::SessionOptions {
         },
         arena: MEMORY_ARENA.get(),
     }
+}
+
+pub fn cache_bytes() -> usize {
+    usize::try_from(CACHE_SIZE_MB.get()).unwrap_or(0) << 20
+}
+
+pub fn persistent_cache() -> PersistentCache {
+    PERSISTENT_CACHE.get()
+}
+
+pub fn track_stats() -> bool {
+    TRACK_STATS.get()
 }

@@ -14,11 +14,13 @@ mod runtime;
 mod text;
 mod vector;
 
-/// Registers the settings, nothing else: models and ONNX Runtime are loaded lazily in each
-/// backend, after the fork, on first use.
+/// Registers the settings and, when loaded through shared_preload_libraries, the shared
+/// statistics table; nothing else: models and ONNX Runtime are loaded lazily in each backend,
+/// after the fork, on first use.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
+    runtime::stats::init();
 }
 
 #[cfg(test)]

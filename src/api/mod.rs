@@ -2,8 +2,10 @@
 
 mod backfill;
 mod batch;
+mod cache;
 mod embed;
 mod hybrid;
 mod models;
 mod provenance;
 mod routing;
+mod stats;

@@ -6,20 +6,26 @@
 //! Runtime's arena), and the least recently used models are evicted, with a NOTICE, to keep
 //! the total under `pg_embed.memory_limit`. The fallback model is never evicted to make room.
 
+pub mod cache;
 mod models;
 pub mod routing;
+pub mod stats;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
 
 use pg_embed_engine::cache::LruCache;
 use pg_embed_engine::memory::{release_free_memory, resident_bytes};
 use pg_embed_engine::model::Embedded;
+use pg_embed_engine::stats::{Call, Event};
+use pg_embed_engine::vcache::{self, Key};
 use pg_embed_engine::{Embedder, EngineError, LoadOptions, ModelSpec, Precision};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
-use crate::gucs;
+use crate::gucs::{self, PersistentCache};
 pub use models::{all_specs, register, resolve};
 
 /// The model `embed_doc` uses.
@@ -64,12 +70,20 @@ fn flush_notices() {
     }
 }
 
+/// The precision of every model held, to name it in the statistics once it is evicted.
+fn precisions(cache: &LruCache<Embedder>) -> Vec<(String, &'static str)> {
+    cache.names_by_age().into_iter().filter_map(|n| Some((n.clone(), cache.peek(&n)?.precision().as_str()))).collect()
+}
+
 /// Reports evictions (their values are already dropped) and returns the memory to the OS.
-fn notice_evicted(evicted: &[pg_embed_engine::cache::Evicted], why: &str) {
+fn notice_evicted(evicted: &[pg_embed_engine::cache::Evicted], held: &[(String, &'static str)], why: &str) {
     if !evicted.is_empty() {
         release_free_memory();
     }
     for e in evicted {
+        if let Some((_, precision)) = held.iter().find(|(n, _)| *n == e.name) {
+            stats::event(&e.name, precision, Event::Eviction);
+        }
         defer_notice(
             format!("pg_embed: unloaded model \"{}\" {why}", e.name),
             format!("It held {} MB of this backend's memory.", e.bytes.div_ceil(MB)),
@@ -95,8 +109,9 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
     };
     // The fallback setting decides what is pinned now (a model pinned under an earlier value is not).
     cache.pin_only(gucs::fallback_model().as_deref());
+    let held = precisions(cache);
     let evicted = cache.make_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
-    notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
+    notice_evicted(&evicted, &held, "to stay under pg_embed.memory_limit");
     let before = resident_bytes();
     let mut embedder = Embedder::load(spec, opts)?;
     // A built-in entry's token limit is known to fit its model; a user's is proven here.
@@ -109,6 +124,7 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
         return Err(too_big(0, bytes));
     }
     cache.insert(&spec.name, embedder, bytes);
+    stats::event(&spec.name, opts.precision.as_str(), Event::Load);
     cache.pin_only(gucs::fallback_model().as_deref());
     // The measured size may exceed the estimate: evict more if the total is now over.
     enforce_limit(cache, &spec.name);
@@ -119,33 +135,108 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
 fn enforce_limit(cache: &mut LruCache<Embedder>, keep: &str) {
     let limit = gucs::memory_limit_bytes();
     if cache.held() > limit {
+        let held = precisions(cache);
         if let Ok(evicted) = cache.make_room(0, limit, Some(keep)) {
-            notice_evicted(&evicted, "to stay under pg_embed.memory_limit");
+            notice_evicted(&evicted, &held, "to stay under pg_embed.memory_limit");
         }
     }
 }
 
 /// Embeds `texts` with model `name`, loading it first if this backend does not hold it (or
-/// holds it at another precision or thread count than the settings now ask for).
+/// holds it at another precision or thread count than the settings now ask for). With an
+/// embedding cache on, texts embedded before are taken from it; every call is counted in the
+/// statistics.
 pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
+    let started = Instant::now();
     let spec = resolve(name)?;
     let opts = load_options(&spec);
-    let out = embed_in_cache(name, &spec, &opts, texts);
+    let mut call = Call { texts: texts.len() as u64, ..Call::default() };
+    cache::enforce_budget();
+    let out = if gucs::cache_bytes() == 0 && gucs::persistent_cache() == PersistentCache::Off {
+        embed_in_cache(name, &spec, &opts, texts)
+    } else {
+        embed_cached(name, &spec, &opts, texts, &mut call)
+    };
+    match &out {
+        Ok(e) => {
+            call.tokens = e.tokens as u64;
+            call.truncated = e.truncated as u64;
+        }
+        Err(_) => call.error = true,
+    }
+    call.micros = started.elapsed().as_micros() as u64;
+    stats::record(name, opts.precision.as_str(), &call);
     flush_notices();
     out
+}
+
+/// [`embed_in_cache`] for the texts no cache holds; each distinct text is embedded once.
+/// `tokens` and `truncated` of the result count only what the model ran.
+fn embed_cached(
+    name: &str,
+    spec: &ModelSpec,
+    opts: &LoadOptions,
+    texts: &[&str],
+    call: &mut Call,
+) -> Result<Embedded, EngineError> {
+    let policy = gucs::input_policy();
+    // The size bound holds for cached texts too.
+    if let Some(t) = texts.iter().find(|t| t.len() > policy.max_bytes) {
+        return Err(EngineError::TextTooLarge { bytes: t.len(), limit: policy.max_bytes });
+    }
+    // The key names the files of the model as loaded, so the model must be loaded first.
+    let identity = CACHE.with(|cache| -> Result<String, EngineError> {
+        let mut cache = cache.borrow_mut();
+        ready(&mut cache, name, spec, opts)?;
+        Ok(cache.peek(name).expect("loaded above").identity().to_string())
+    })?;
+    let keys: Vec<Key> = texts.iter().map(|t| vcache::key(name, opts.precision, &identity, policy.long_text, t)).collect();
+    let mut found: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    call.cache_hits = cache::lookup_memory(&keys, &mut found);
+    call.table_hits = cache::lookup_table(&keys, &mut found);
+    let mut position: HashMap<Key, usize> = HashMap::new();
+    let mut missing: Vec<&str> = Vec::new();
+    let mut missing_keys: Vec<Key> = Vec::new();
+    for ((k, v), t) in keys.iter().zip(&found).zip(texts) {
+        if v.is_none() && !position.contains_key(k) {
+            position.insert(*k, missing.len());
+            missing.push(t);
+            missing_keys.push(*k);
+        }
+    }
+    let repeats = found.iter().filter(|v| v.is_none()).count() - missing.len();
+    call.cache_hits += repeats as u64;
+    call.cache_misses = missing.len() as u64;
+    let fresh = if missing.is_empty() { Embedded::default() } else { embed_in_cache(name, spec, opts, &missing)? };
+    let entries: Vec<(Key, &[f32])> = missing_keys.iter().copied().zip(fresh.vectors.iter().map(Vec::as_slice)).collect();
+    cache::remember(&entries);
+    cache::store_table(name, opts.precision, &identity, &entries);
+    let vectors = found
+        .into_iter()
+        .zip(&keys)
+        .map(|(v, k)| v.unwrap_or_else(|| fresh.vectors[position[k]].clone()))
+        .collect();
+    Ok(Embedded { vectors, truncated: fresh.truncated, tokens: fresh.tokens })
+}
+
+/// Makes sure `name` is loaded as the settings now ask (reloading it if its precision or
+/// ONNX Runtime options changed).
+fn ready(cache: &mut LruCache<Embedder>, name: &str, spec: &ModelSpec, opts: &LoadOptions) -> Result<(), EngineError> {
+    let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || *m.session_options() != opts.session);
+    if stale {
+        cache.remove(name);
+        release_free_memory();
+    }
+    if !cache.contains(name) {
+        load(cache, spec, opts)?;
+    }
+    Ok(())
 }
 
 fn embed_in_cache(name: &str, spec: &ModelSpec, opts: &LoadOptions, texts: &[&str]) -> Result<Embedded, EngineError> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || *m.session_options() != opts.session);
-        if stale {
-            cache.remove(name);
-            release_free_memory();
-        }
-        if !cache.contains(name) {
-            load(&mut cache, spec, opts)?;
-        }
+        ready(&mut cache, name, spec, opts)?;
         let before = resident_bytes();
         let limits = gucs::run_limits();
         let out = cache.get_mut(name).expect("loaded above").embed_with(texts, limits, gucs::input_policy(), &mut || {

@@ -61,3 +61,45 @@ pub fn locate(spec: &ModelSpec, model_dir: &Path, precision: Precision) -> Resul
     };
     Ok(ModelPaths { tokenizer: get(&spec.files.tokenizer)?, onnx: get(spec.onnx_file(precision))? })
 }
+
+/// A short fingerprint of the files a model was loaded from: their resolved paths, sizes,
+/// modification times and inode numbers. Replacing or rewriting either file changes it, so
+/// cached vectors keyed by it are never served for other files. Cheap: two `stat` calls, no
+/// reading of the (large) files; a file copied elsewhere unchanged gets a new fingerprint,
+/// which only costs cache misses.
+pub fn identity(paths: &ModelPaths) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut h = Sha256::new();
+    for path in [&paths.tokenizer, &paths.onnx] {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        h.update(real.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        if let Ok(m) = std::fs::metadata(&real) {
+            for n in [m.len(), m.ino(), m.dev(), m.mtime() as u64, m.mtime_nsec() as u64] {
+                h.update(n.to_le_bytes());
+            }
+        }
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_changes_when_a_file_is_rewritten() {
+        let dir = std::env::temp_dir().join(format!("pg_embed_identity_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths = ModelPaths { tokenizer: dir.join("tokenizer.json"), onnx: dir.join("model.onnx") };
+        std::fs::write(&paths.tokenizer, "{}").unwrap();
+        std::fs::write(&paths.onnx, "first").unwrap();
+        let a = identity(&paths);
+        assert_eq!(a, identity(&paths), "stable while nothing changes");
+        assert_eq!(a.len(), 16);
+        std::fs::write(&paths.onnx, "second file").unwrap();
+        assert_ne!(a, identity(&paths), "a rewritten model file has a new identity");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

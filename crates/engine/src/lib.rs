@@ -24,8 +24,10 @@ pub mod resources;
 pub mod select;
 pub mod session;
 pub mod signals;
+pub mod stats;
 pub mod tensors;
 pub mod tokenize;
+pub mod vcache;
 
 pub use catalog::{Catalog, ModelSpec, Pooling, Precision};
 pub use error::EngineError;

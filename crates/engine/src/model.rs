@@ -53,17 +53,20 @@ impl Default for InputPolicy {
 /// it does not already fill the token limit is the whole text tokenized.
 pub const BYTES_PER_TOKEN_BOUND: usize = 64;
 
-/// The vectors of a batch, plus how many of its texts were truncated.
-#[derive(Debug, Clone, PartialEq)]
+/// The vectors of a batch, plus how many of its texts were truncated and how many tokens
+/// the model ran (padding excluded).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Embedded {
     pub vectors: Vec<Vec<f32>>,
     pub truncated: usize,
+    pub tokens: usize,
 }
 
 pub struct Embedder {
     spec: ModelSpec,
     precision: Precision,
     session_options: SessionOptions,
+    identity: String,
     tokenizer: TextTokenizer,
     session: OnnxSession,
 }
@@ -92,8 +95,15 @@ impl Embedder {
         let paths = crate::files::locate(spec, &opts.model_dir, opts.precision)?;
         let tokenizer = TextTokenizer::from_file(&spec.name, &paths.tokenizer, spec.max_tokens)?;
         let session = OnnxSession::load(&env, &spec.name, &paths.onnx, &spec.pooling.output, &opts.session)?;
-        let mut embedder =
-            Embedder { spec: spec.clone(), precision: opts.precision, session_options: opts.session.clone(), tokenizer, session };
+        let identity = crate::files::identity(&paths);
+        let mut embedder = Embedder {
+            spec: spec.clone(),
+            precision: opts.precision,
+            session_options: opts.session.clone(),
+            identity,
+            tokenizer,
+            session,
+        };
         // One tiny run proves the graph, the tokenizer and the catalog agree before the model is used.
         let probe = embedder.embed(&["pg_embed"])?;
         let dims = probe.vectors.first().map_or(0, Vec::len);
@@ -127,6 +137,11 @@ impl Embedder {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// Identity of the files this model was loaded from (see [`crate::files::identity`]).
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// The ONNX Runtime options this model's session was built with.
@@ -221,7 +236,7 @@ impl Embedder {
             acc.iter_mut().zip(&v).for_each(|(a, x)| *a += x * *len as f32);
         }
         vectors.iter_mut().for_each(|v| l2_normalize(v));
-        Ok(Embedded { vectors, truncated })
+        Ok(Embedded { vectors, truncated, tokens: lengths.iter().sum() })
     }
 
     /// [`Embedder::embed_with`] with default run limits and nothing between runs.

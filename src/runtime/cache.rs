@@ -1,0 +1,194 @@
+//! The embedding cache: this backend's memory (`pg_embed.cache_size`) first, then the shared
+//! table `pg_embed_cache` (`pg_embed.persistent_cache`).
+//!
+//! The table is read wherever a SELECT works, which is everywhere the embedding functions run
+//! (parallel workers, read-only transactions, standbys). It is written only where an INSERT
+//! cannot fail for the context: not in parallel mode (workers, or a leader while they run),
+//! not in a read-only transaction, not during recovery, and only by roles with INSERT on it.
+//! Elsewhere new vectors stay in this backend's memory cache only.
+//!
+//! The table has no unique index on purpose: an INSERT then never waits for another
+//! transaction inserting the same key (ON CONFLICT would, and two backfills inserting shared
+//! texts in different orders could deadlock). Two backends that miss the same text at the
+//! same moment both store it; the rows are equal, and a lookup takes either.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, spi};
+
+use pg_embed_engine::vcache::{Key, VectorCache};
+use pg_embed_engine::Precision;
+
+use crate::gucs::{self, PersistentCache};
+
+thread_local! {
+    static MEMORY: RefCell<VectorCache> = RefCell::new(VectorCache::new());
+    /// Per statement (and user): the table's qualified name and what this role may do with it.
+    static ACCESS: RefCell<Option<(i64, pg_sys::Oid, Option<TableAccess>)>> = const { RefCell::new(None) };
+}
+
+#[derive(Clone)]
+struct TableAccess {
+    table: String,
+    read: bool,
+    write: bool,
+}
+
+/// Drops the oldest entries while the cache holds more than `pg_embed.cache_size` (all of
+/// them once it is 0), so a lowered setting frees memory on the next call. Nothing to do, and
+/// no cost to speak of, while the cache is within the setting.
+pub fn enforce_budget() {
+    let budget = gucs::cache_bytes();
+    MEMORY.with(|m| m.borrow_mut().shrink_to(budget));
+}
+
+/// Looks `keys` up in memory; fills `out` where found and returns how many were.
+pub fn lookup_memory(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        let mut hits = 0;
+        for (k, slot) in keys.iter().zip(out.iter_mut()) {
+            if slot.is_none() {
+                if let Some(v) = m.get(k) {
+                    *slot = Some(v.to_vec());
+                    hits += 1;
+                }
+            }
+        }
+        hits
+    })
+}
+
+/// Keeps vectors in this backend's memory cache (within `pg_embed.cache_size`).
+pub fn remember(entries: &[(Key, &[f32])]) {
+    let budget = gucs::cache_bytes();
+    if budget == 0 {
+        return;
+    }
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        for (k, v) in entries {
+            m.insert(*k, v.to_vec(), budget);
+        }
+    });
+}
+
+/// Empties this backend's memory cache; returns how many vectors it held.
+pub fn clear_memory() -> usize {
+    MEMORY.with(|m| m.borrow_mut().clear())
+}
+
+/// (entries, bytes) of this backend's memory cache, under the current setting.
+pub fn memory_usage() -> (usize, usize) {
+    enforce_budget();
+    MEMORY.with(|m| {
+        let m = m.borrow();
+        (m.len(), m.bytes())
+    })
+}
+
+fn access() -> Option<TableAccess> {
+    // SAFETY: both read the current statement's start time and the current user; no preconditions.
+    let (statement, user) = unsafe { (pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetUserId()) };
+    if let Some((s, u, a)) = ACCESS.with(|c| c.borrow().clone()) {
+        if s == statement && u == user {
+            return a;
+        }
+    }
+    let found = Spi::connect(|client| -> spi::Result<Option<TableAccess>> {
+        let row = client
+            .select(
+                "SELECT format('%I.%I', n.nspname, c.relname), has_table_privilege(c.oid, 'SELECT'), \
+                        has_table_privilege(c.oid, 'INSERT') \
+                   FROM pg_extension e JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_class'::regclass \
+                   JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE e.extname = 'pg_embed' AND c.relname = 'pg_embed_cache' AND c.relkind = 'r'",
+                Some(1),
+                &[],
+            )?
+            .first();
+        if row.is_empty() {
+            return Ok(None);
+        }
+        let (table, read, write) = row.get_three::<String, bool, bool>()?;
+        Ok(table.map(|table| TableAccess { table, read: read.unwrap_or(false), write: write.unwrap_or(false) }))
+    })
+    .ok()
+    .flatten();
+    ACCESS.with(|c| *c.borrow_mut() = Some((statement, user, found.clone())));
+    found
+}
+
+/// Whether an INSERT may run here without failing for the context.
+fn writable_here() -> bool {
+    // SAFETY: read-only queries of the transaction state; no preconditions.
+    unsafe { !pg_sys::IsInParallelMode() && !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
+}
+
+/// Looks the keys still missing in `out` up in the table; returns how many were found.
+pub fn lookup_table(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
+    if gucs::persistent_cache() == PersistentCache::Off {
+        return 0;
+    }
+    let missing: Vec<Vec<u8>> = keys.iter().zip(out.iter()).filter(|(_, v)| v.is_none()).map(|(k, _)| k.to_vec()).collect();
+    if missing.is_empty() {
+        return 0;
+    }
+    let Some(access) = access().filter(|a| a.read) else { return 0 };
+    let query = format!("SELECT key, embedding FROM {} WHERE key = ANY($1)", access.table);
+    let found: HashMap<Vec<u8>, Vec<f32>> = Spi::connect(|client| -> spi::Result<HashMap<Vec<u8>, Vec<f32>>> {
+        let mut found = HashMap::new();
+        for row in client.select(&query, None, &[missing.into()])? {
+            if let (Some(k), Some(v)) = (row.get::<Vec<u8>>(1)?, row.get::<Vec<f32>>(2)?) {
+                found.insert(k, v);
+            }
+        }
+        Ok(found)
+    })
+    .unwrap_or_default();
+    let mut hits = 0;
+    for (k, slot) in keys.iter().zip(out.iter_mut()) {
+        if slot.is_none() {
+            if let Some(v) = found.get(&k[..]) {
+                *slot = Some(v.clone());
+                hits += 1;
+            }
+        }
+    }
+    hits
+}
+
+/// Stores new vectors in the table where that is possible (see the module comment).
+pub fn store_table(model: &str, precision: Precision, identity: &str, entries: &[(Key, &[f32])]) {
+    if entries.is_empty() || gucs::persistent_cache() != PersistentCache::Write || !writable_here() {
+        return;
+    }
+    let Some(access) = access().filter(|a| a.write) else { return };
+    let query = format!(
+        "INSERT INTO {} (key, model, precision, model_files, embedding) VALUES ($1, $2, $3, $4, $5)",
+        access.table
+    );
+    Spi::connect_mut(|client| -> spi::Result<()> {
+        for (k, v) in entries {
+            client.update(
+                &query,
+                None,
+                &[k.to_vec().into(), model.into(), precision.as_str().into(), identity.into(), v.to_vec().into()],
+            )?;
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e| {
+        // Storing is an optimisation: the vectors are computed, so the call goes on.
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_WARNING,
+            format!("pg_embed: could not store embeddings in {}", access.table),
+            "pg_embed",
+        )
+        .set_detail(e.to_string())
+        .set_hint("SET pg_embed.persistent_cache = 'read'; stops writing to the table.")
+        .report(pgrx::PgLogLevel::WARNING);
+    });
+}
