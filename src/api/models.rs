@@ -132,8 +132,8 @@ fn pg_embed_model_info() -> TableIterator<
 
 /// Unloads one model from this backend now. Returns 1 if it was loaded, else 0.
 #[pg_extern(volatile, strict, parallel_unsafe, name = "pg_embed_unload")]
-fn pg_embed_unload_one(model: &str) -> i64 {
-    runtime::unload(Some(model))
+fn pg_embed_unload_one(model: Text) -> i64 {
+    runtime::unload(Some(&model))
 }
 
 /// Unloads every model from this backend now. Returns how many were loaded.

@@ -13,24 +13,25 @@ use pg_embed_engine::provenance;
 
 use crate::error::OrRaise;
 use crate::runtime::{self, resolve, routing};
+use crate::text::Text;
 
 /// The id of the model file `model` loads now: `name@revision/precision/sha256-prefix`.
 /// STABLE: the precision comes from pg_embed.precision, the file from pg_embed.model_dir.
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
-fn pg_embed_model_id(model: &str) -> String {
-    let spec = resolve(model).or_raise();
+fn pg_embed_model_id(model: Text) -> String {
+    let spec = resolve(&model).or_raise();
     let precision = crate::gucs::precision_for(&spec);
     provenance::model_id(&spec, &crate::gucs::model_dir(), precision).or_raise()
 }
 
 /// The model a role uses now: `doc` is embed_doc's model; `code` and `general` follow routing.
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
-fn pg_embed_role_model(role: &str) -> String {
-    match role {
+fn pg_embed_role_model(role: Text) -> String {
+    match &*role {
         "doc" => runtime::DOC_MODEL.to_string(),
-        "code" | "general" => routing::choose(role).or_raise().model,
+        "code" | "general" => routing::choose(&role).or_raise().model,
         other => {
-            ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("unknown role \"{other}\""), "pg_embed")
+            ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, crate::error::for_server(format!("unknown role \"{other}\"")), "pg_embed")
                 .set_detail("Roles are doc (embed_doc), code (embed_code) and general (the fallback model).")
                 .set_hint("Pass 'doc', 'code' or 'general'.")
                 .report(PgLogLevel::ERROR);
