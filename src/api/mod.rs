@@ -3,5 +3,6 @@
 mod backfill;
 mod batch;
 mod embed;
+mod ensemble;
 mod models;
 mod routing;

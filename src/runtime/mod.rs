@@ -7,6 +7,7 @@
 //! the total under `pg_embed.memory_limit`. The fallback model is never evicted to make room.
 
 mod models;
+pub mod projections;
 pub mod routing;
 
 use std::cell::RefCell;
@@ -20,7 +21,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::gucs;
-pub use models::{all_specs, register, resolve};
+pub use models::{all_specs, extension_schema, register, resolve};
 
 /// The model `embed_doc` uses.
 pub const DOC_MODEL: &str = "all-MiniLM-L6-v2";
