@@ -53,6 +53,7 @@ fn embed_ensemble(
 /// `sample` (a query; its first column) returns, at most `sample_size` of them, and stores it
 /// in pg_embed_projections, replacing an earlier one. Returns the fit, including the mean
 /// cosine on a fifth of the sample left out of a second fit: the figure to trust.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, strict, parallel_unsafe)]
 fn pg_embed_learn_projection(
     model: &str,
