@@ -164,6 +164,9 @@ SELECT pg_catalog.pg_extension_config_dump('pg_embed_projection_version', '');
 GRANT SELECT ON pg_embed_projections TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON pg_embed_projections TO embed_admin;
 GRANT USAGE ON SEQUENCE pg_embed_projection_version TO embed_admin;
+-- Learning writes the table; refuse other roles before they spend minutes embedding a sample.
+REVOKE ALL ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) TO embed_admin;
 
 COMMENT ON FUNCTION embed_ensemble(text, text[], real[]) IS
   'Embeds a text with every listed model, maps each vector into the first model''s space with its projection from pg_embed_projections, and returns the weighted sum (weights NULL: equal), L2-normalised, with the first model''s dimensions. NULL text or models in, NULL out.';
