@@ -79,6 +79,26 @@ pub fn raise(e: EngineError) -> ! {
         EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
         EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
         EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),
+        EngineError::ProjectionMissing { model, reference } => (
+            ERRCODE_UNDEFINED_OBJECT,
+            Some(format!("An ensemble maps every model into the space of its first model (\"{reference}\"); table pg_embed_projections has no row for \"{model}\" onto it.")),
+            Some(format!("Learn one over texts like those you embed, e.g. SELECT * FROM pg_embed_learn_projection('{model}', '{reference}', 'SELECT body FROM docs');")),
+        ),
+        EngineError::ProjectionShape { .. } => (
+            ERRCODE_DATA_EXCEPTION,
+            Some("A projection is learned for a model's dimensions; the model or the stored row has changed since.".into()),
+            Some("Learn the projection again with pg_embed_learn_projection(model, reference, sample).".into()),
+        ),
+        EngineError::EnsembleArgument(_) => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            Some("embed_ensemble(text, models, weights) takes distinct model names, the first being the reference, and one finite weight >= 0 per model (not all 0), or NULL for equal weights.".into()),
+            Some("Pass as many weights as models, e.g. embed_ensemble(body, ARRAY['all-MiniLM-L6-v2', 'paraphrase-MiniLM-L3-v2'], ARRAY[0.6, 0.4]).".into()),
+        ),
+        EngineError::SampleTooSmall { .. } => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            Some("The sample is the non-NULL texts of the first column of the sample query, up to sample_size rows.".into()),
+            Some("Point the sample query at a table with more texts; a few thousand texts like those you embed work best.".into()),
+        ),
         EngineError::Download { .. } => (
             ERRCODE_SYSTEM_ERROR,
             Some("Nothing was installed.".into()),

@@ -5,6 +5,7 @@ mod batch;
 mod cache;
 mod embed;
 mod hybrid;
+mod ensemble;
 mod models;
 mod provenance;
 mod routing;

@@ -8,6 +8,7 @@
 
 pub mod cache;
 mod models;
+pub mod projections;
 pub mod routing;
 pub mod stats;
 
@@ -26,7 +27,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::gucs::{self, PersistentCache};
-pub use models::{all_specs, register, resolve};
+pub use models::{all_specs, extension_schema, register, resolve};
 
 /// The model `embed_doc` uses.
 pub const DOC_MODEL: &str = "all-MiniLM-L6-v2";

@@ -83,7 +83,7 @@ fn user_spec(name: &str) -> Option<ModelSpec> {
 }
 
 /// The schema pg_embed is installed in, quoted for SQL.
-fn extension_schema() -> String {
+pub fn extension_schema() -> String {
     Spi::get_one::<String>(
         "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_embed'",
     )

@@ -75,6 +75,22 @@ pub enum EngineError {
     #[error("checksum mismatch for {file} of model \"{model}\": expected sha256 {expected}, got {actual}")]
     ChecksumMismatch { model: String, file: String, expected: String, actual: String },
 
+    /// An ensemble member has no projection onto the ensemble's reference model.
+    #[error("no projection of model \"{model}\" onto model \"{reference}\"")]
+    ProjectionMissing { model: String, reference: String },
+
+    /// A stored projection does not fit the vectors it is applied to.
+    #[error("projection does not fit: {reason}")]
+    ProjectionShape { reason: String },
+
+    /// Models, weights or a method of an ensemble or a projection that cannot be used.
+    #[error("{0}")]
+    EnsembleArgument(String),
+
+    /// Too few sample texts to learn a projection from.
+    #[error("the sample has {rows} texts; learning a projection needs at least {min}")]
+    SampleTooSmall { rows: usize, min: usize },
+
     /// The catalog file itself is malformed.
     #[error("invalid model catalog: {0}")]
     Catalog(String),

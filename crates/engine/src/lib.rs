@@ -3,7 +3,8 @@
 //! A text becomes a vector in stages, one module each:
 //! [`tokenize`] -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
 //! [`model`] ties the stages together for one model; [`catalog`] says, as data, which models
-//! exist and how each is run; [`ortlib`] loads the ONNX Runtime library once per process.
+//! exist and how each is run; [`ortlib`] loads the ONNX Runtime library once per process;
+//! [`ensemble`] maps several models' vectors into one space and combines them.
 //!
 //! Nothing here knows about PostgreSQL, so all of it is testable with plain `cargo test`.
 
@@ -12,6 +13,7 @@ pub mod cache;
 pub mod catalog;
 pub mod detect;
 pub mod download;
+pub mod ensemble;
 pub mod error;
 pub mod files;
 pub mod memory;

@@ -1,0 +1,178 @@
+//! Ensembles: `embed_ensemble` combines several models' vectors in the space of the first one,
+//! through projections learned by `pg_embed_learn_projection` and kept in
+//! `pg_embed_projections`. The math is in `pg_embed_engine::ensemble`.
+
+use pgrx::prelude::*;
+
+use pg_embed_engine::ensemble::{self, Method};
+use pg_embed_engine::EngineError;
+
+use crate::error::{raise, OrRaise};
+use crate::runtime;
+use crate::vector::Vector;
+
+fn one(model: &str, body: &str) -> Vec<f32> {
+    let mut out = runtime::embed(model, &[body]).or_raise();
+    out.vectors.pop().expect("one text in, one vector out")
+}
+
+/// Embeds `body` with every model in `models` (weights NULL: equal weights), projects each
+/// vector into the first model's space, and returns the normalised weighted sum. STABLE: it
+/// reads pg_embed_projections, and the models' files depend on pg_embed.precision.
+#[pg_extern(stable, parallel_safe, cost = 20000)]
+fn embed_ensemble(
+    body: Option<&str>,
+    models: Option<Vec<Option<String>>>,
+    weights: default!(Option<Vec<Option<f32>>>, "NULL"),
+) -> Option<Vector> {
+    let (body, models) = (body?, models?);
+    let names: Vec<&str> = models
+        .iter()
+        .map(|m| m.as_deref().unwrap_or_else(|| raise(EngineError::EnsembleArgument("a model name is NULL".into()))))
+        .collect();
+    let weights = ensemble::check_members(&names, weights.as_deref()).or_raise();
+    for name in &names {
+        runtime::resolve(name).or_raise();
+    }
+    let reference = names[0];
+    // Members of weight 0 are neither embedded nor looked up.
+    let used: Vec<usize> = (0..names.len()).filter(|&i| weights[i] > 0.0).collect();
+    let others: Vec<&str> = used.iter().filter(|&&i| i > 0).map(|&i| names[i]).collect();
+    let projections = runtime::projections::fetch(&others, reference).or_raise();
+    let mut projections = projections.iter();
+    let mut members = Vec::with_capacity(used.len());
+    for &i in &used {
+        let v = one(names[i], body);
+        let v = if i == 0 { v } else { projections.next().expect("one per other member").apply(&v).or_raise() };
+        members.push((v, weights[i]));
+    }
+    Some(Vector(ensemble::combine(&members).or_raise()))
+}
+
+/// Learns the projection of `model`'s vectors onto `reference`'s from the texts that
+/// `sample` (a query; its first column) returns, at most `sample_size` of them, and stores it
+/// in pg_embed_projections, replacing an earlier one. Returns the fit, including the mean
+/// cosine on a fifth of the sample left out of a second fit: the figure to trust.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn pg_embed_learn_projection(
+    model: &str,
+    reference: &str,
+    sample: &str,
+    sample_size: default!(i32, 5000),
+    method: default!(&str, "'procrustes'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(model, String),
+        name!(reference, String),
+        name!(method, String),
+        name!(sample_rows, i32),
+        name!(mean_cosine_before, Option<f64>),
+        name!(mean_cosine_after, f64),
+        name!(mean_cosine_held_out, Option<f64>),
+    ),
+> {
+    let method = Method::parse(method).or_raise();
+    if model == reference {
+        raise(EngineError::EnsembleArgument(format!("model \"{model}\" is its own reference; it needs no projection")));
+    }
+    runtime::resolve(model).or_raise();
+    runtime::resolve(reference).or_raise();
+    if sample_size < ensemble::MIN_SAMPLE as i32 {
+        raise(EngineError::SampleTooSmall { rows: sample_size.max(0) as usize, min: ensemble::MIN_SAMPLE });
+    }
+    let texts: Vec<String> = Spi::connect(|c| -> Result<Vec<String>, pgrx::spi::Error> {
+        let query = format!("SELECT s.t::text FROM ({sample}) AS s(t) WHERE s.t IS NOT NULL LIMIT $1");
+        c.select(&query, None, &[i64::from(sample_size).into()])?
+            .map(|row| row.get::<String>(1).map(Option::unwrap_or_default))
+            .collect()
+    })
+    .unwrap_or_else(|e| raise(EngineError::EnsembleArgument(format!("the sample query failed: {e}"))));
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    if texts.len() < ensemble::MIN_SAMPLE {
+        raise(EngineError::SampleTooSmall { rows: texts.len(), min: ensemble::MIN_SAMPLE });
+    }
+    let source = runtime::embed(model, &texts).or_raise().vectors;
+    let target = runtime::embed(reference, &texts).or_raise().vectors;
+    let (p, fit) = ensemble::learn(method, &source, &target).or_raise();
+    let table = format!("{}.pg_embed_projections", runtime::extension_schema());
+    Spi::run_with_args(
+        &format!(
+            "INSERT INTO {table} (model, reference, method, dims_in, dims_out, matrix, sample, sample_rows, \
+               precision, mean_cosine_before, mean_cosine_after, mean_cosine_held_out) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, current_setting('pg_embed.precision'), $9, $10, $11) \
+             ON CONFLICT (model, reference) DO UPDATE SET method = EXCLUDED.method, dims_in = EXCLUDED.dims_in, \
+               dims_out = EXCLUDED.dims_out, matrix = EXCLUDED.matrix, sample = EXCLUDED.sample, \
+               sample_rows = EXCLUDED.sample_rows, precision = EXCLUDED.precision, \
+               mean_cosine_before = EXCLUDED.mean_cosine_before, mean_cosine_after = EXCLUDED.mean_cosine_after, \
+               mean_cosine_held_out = EXCLUDED.mean_cosine_held_out, \
+               version = EXCLUDED.version, learned_at = now(), learned_by = current_user"
+        ),
+        &[
+            model.into(),
+            reference.into(),
+            method.as_str().into(),
+            (p.dims_in as i32).into(),
+            (p.dims_out as i32).into(),
+            p.matrix.into(),
+            sample.into(),
+            (fit.samples as i32).into(),
+            fit.cosine_before.into(),
+            fit.cosine_after.into(),
+            fit.cosine_held_out.into(),
+        ],
+    )
+    .unwrap_or_else(|e| raise(EngineError::EnsembleArgument(format!("could not store the projection: {e}"))));
+    TableIterator::once((
+        model.to_string(),
+        reference.to_string(),
+        method.as_str().to_string(),
+        fit.samples as i32,
+        fit.cosine_before,
+        fit.cosine_after,
+        fit.cosine_held_out,
+    ))
+}
+
+extension_sql!(
+    r#"
+CREATE SEQUENCE pg_embed_projection_version;
+CREATE TABLE pg_embed_projections (
+    model text NOT NULL,
+    reference text NOT NULL,
+    method text NOT NULL CHECK (method IN ('procrustes', 'least_squares')),
+    dims_in int NOT NULL CHECK (dims_in > 0),
+    dims_out int NOT NULL CHECK (dims_out > 0),
+    matrix real[] NOT NULL
+        CHECK (array_ndims(matrix) = 1 AND cardinality(matrix) = dims_in * dims_out AND array_position(matrix, NULL) IS NULL),
+    sample text NOT NULL,
+    sample_rows int NOT NULL,
+    precision text NOT NULL,
+    mean_cosine_before float8,
+    mean_cosine_after float8 NOT NULL,
+    mean_cosine_held_out float8,
+    version bigint NOT NULL DEFAULT nextval('pg_embed_projection_version'),
+    learned_at timestamptz NOT NULL DEFAULT now(),
+    learned_by name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (model, reference),
+    CHECK (model <> reference)
+);
+COMMENT ON TABLE pg_embed_projections IS 'Projections of one model''s vectors into another''s space, learned by pg_embed_learn_projection() and used by embed_ensemble(); matrix is dims_in rows of dims_out values (y = x W).';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_projections', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_projection_version', '');
+GRANT SELECT ON pg_embed_projections TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_projections TO embed_admin;
+GRANT USAGE ON SEQUENCE pg_embed_projection_version TO embed_admin;
+-- Learning writes the table; refuse other roles before they spend minutes embedding a sample.
+REVOKE ALL ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) TO embed_admin;
+
+COMMENT ON FUNCTION embed_ensemble(text, text[], real[]) IS
+  'Embeds a text with every listed model, maps each vector into the first model''s space with its projection from pg_embed_projections, and returns the weighted sum (weights NULL: equal), L2-normalised, with the first model''s dimensions. NULL text or models in, NULL out.';
+COMMENT ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) IS
+  'Learns how to map model''s vectors into reference''s space (method procrustes or least_squares) from the texts in the first column of the sample query (at most sample_size), and stores it in pg_embed_projections. Returns the mean cosine to the reference before, after (in-sample) and on a held-out fifth of the sample. Needs INSERT and UPDATE on that table (superusers, embed_admin).';
+"#,
+    name = "ensemble_sql",
+    requires = ["user_models_table", embed_ensemble, pg_embed_learn_projection],
+);
