@@ -9,6 +9,7 @@ use pg_embed_engine::EngineError;
 
 use crate::error::{raise, OrRaise};
 use crate::runtime;
+use crate::text::Text;
 use crate::vector::Vector;
 
 fn one(model: &str, body: &str) -> Vec<f32> {
@@ -21,7 +22,7 @@ fn one(model: &str, body: &str) -> Vec<f32> {
 /// reads pg_embed_projections, and the models' files depend on pg_embed.precision.
 #[pg_extern(stable, parallel_safe, cost = 20000)]
 fn embed_ensemble(
-    body: Option<&str>,
+    body: Option<Text>,
     models: Option<Vec<Option<String>>>,
     weights: default!(Option<Vec<Option<f32>>>, "NULL"),
 ) -> Option<Vector> {
@@ -42,7 +43,7 @@ fn embed_ensemble(
     let mut projections = projections.iter();
     let mut members = Vec::with_capacity(used.len());
     for &i in &used {
-        let v = one(names[i], body);
+        let v = one(names[i], &body);
         let v = if i == 0 { v } else { projections.next().expect("one per other member").apply(&v).or_raise() };
         members.push((v, weights[i]));
     }
@@ -83,9 +84,11 @@ fn pg_embed_learn_projection(
         raise(EngineError::SampleTooSmall { rows: sample_size.max(0) as usize, min: ensemble::MIN_SAMPLE });
     }
     let texts: Vec<String> = Spi::connect(|c| -> Result<Vec<String>, pgrx::spi::Error> {
-        let query = format!("SELECT s.t::text FROM ({sample}) AS s(t) WHERE s.t IS NOT NULL LIMIT $1");
+        // As UTF-8 bytes whatever the database encoding (a sample only shapes the projection, so
+        // bytes of a SQL_ASCII database that are not UTF-8 are replaced rather than refused).
+        let query = format!("SELECT convert_to(s.t::text, 'UTF8') FROM ({sample}) AS s(t) WHERE s.t IS NOT NULL LIMIT $1");
         c.select(&query, None, &[i64::from(sample_size).into()])?
-            .map(|row| row.get::<String>(1).map(Option::unwrap_or_default))
+            .map(|row| row.get::<Vec<u8>>(1).map(|b| String::from_utf8_lossy(&b.unwrap_or_default()).into_owned()))
             .collect()
     })
     .unwrap_or_else(|e| raise(EngineError::EnsembleArgument(format!("the sample query failed: {e}"))));
