@@ -3,11 +3,13 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 -- Reference vectors from this UTF-8 database.
+SET client_min_messages = warning;  -- routing's NOTICEs depend on what ran before
 SELECT embed_doc('café crème brûlée')::text AS utf8_vec,
        embed_code('def naïve(x): return x')::text AS utf8_code,
        embed_auto('Ærø, Øresund, señor, Straße')::text AS utf8_nordic,
        embed_auto(string_agg(chr(c), '' ORDER BY c))::text AS utf8_latin1_range
   FROM generate_series(160, 255) c \gset
+RESET client_min_messages;
 CREATE DATABASE pg_embed_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
 CREATE DATABASE pg_embed_sql_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
 
@@ -19,8 +21,10 @@ CREATE EXTENSION vector;
 CREATE EXTENSION pg_embed;
 SELECT getdatabaseencoding();
 -- The same words embed to the same vector as in a UTF-8 database.
+SET client_min_messages = warning;
 SELECT embed_doc('café crème brûlée')::text = :'utf8_vec' AS same_as_utf8,
        embed_code('def naïve(x): return x')::text = :'utf8_code' AS code_same_as_utf8;
+RESET client_min_messages;
 -- Stored text, every byte value LATIN1 has, the batch functions with NULLs, routing.
 CREATE TABLE docs (id int, body text);
 INSERT INTO docs VALUES (1, 'café crème brûlée'), (2, NULL), (3, 'Ærø, Øresund, señor, Straße');
