@@ -771,7 +771,8 @@ def write_chart(path, res, corpus):
         ax.text(m + h + top * 0.01, i, f"{m:.0f}", va="center", ha="left", fontsize=8)
     ax.set_xlim(0, top * 1.12)
     ax.set_xlabel(f"texts/s: median, min–max of {rows[0][1]['runs']} runs × {res['size']:,} texts")
-    ax.set_title("throughput (other work shared the 2 cores)")
+    load = res.get("load", {}).get("median")
+    ax.set_title("throughput" + (f" (load average, median: {load:.1f})" if load is not None else ""))
     cpu = [r.get("cpu_ms_per_text", {}).get("median", 0) for _, r in rows]
     cx.barh(y, cpu, color=colors)
     cx.set_yticks(y, [])
