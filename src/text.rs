@@ -18,6 +18,8 @@ use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+use crate::error::OrRaise;
+
 /// A `text` value as UTF-8: borrowed in a UTF-8 database, converted otherwise.
 pub struct Text<'a>(Cow<'a, str>);
 
@@ -51,10 +53,7 @@ unsafe fn utf8_of<'a>(varlena: *const pg_sys::varlena) -> Cow<'a, str> {
     }
     // The UTF-8 form is never shorter, so a value over the size bound is refused before it is
     // converted, as it would be after.
-    let limit = crate::gucs::input_policy().max_bytes;
-    if bytes.len() > limit {
-        crate::error::raise(pg_embed_engine::EngineError::TextTooLarge { bytes: bytes.len(), limit });
-    }
+    crate::gucs::input_policy().check_size(bytes.len()).or_raise();
     // Server encoding -> UTF-8; every server encoding maps into UTF-8, so this cannot fail
     // on characters (PostgreSQL raises its own error on bytes invalid in the server encoding).
     let converted = unsafe {

@@ -32,7 +32,6 @@ import argparse
 import ast
 import datetime
 import hashlib
-import json
 import os
 import sys
 import sysconfig
@@ -289,11 +288,7 @@ def main():
 
     def save():
         """Written after every run, so an interrupted run keeps what it measured."""
-        with open(a.results, "w", encoding="utf-8") as f:
-            json.dump(res, f, indent=1)
-            f.write("\n")
-        with open(os.path.splitext(a.results)[0] + ".md", "w", encoding="utf-8") as f:
-            f.write(markdown(res))
+        evaluate.write_results(res, a.results, markdown(res))
 
     for name in sets:
         corpus, queries, _ = data[name]

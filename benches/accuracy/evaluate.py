@@ -338,6 +338,15 @@ def environment(dsn):
 
 # ---------------------------------------------------------------- report
 
+def write_results(results, path, table):
+    """Writes `results` to the JSON file `path` and `table` (markdown) next to it as .md."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    with open(os.path.splitext(path)[0] + ".md", "w", encoding="utf-8") as f:
+        f.write(table)
+
+
 def fmt(x, d=3):
     return "–" if x is None else f"{x:.{d}f}"
 
@@ -519,12 +528,8 @@ def main():
             print(f"  {model} {p}: MRR@10 {info['metrics']['mrr@10']:.3f}, {info['docs_per_s']:.1f} docs/s, "
                   f"{info['queries_per_s']:.1f} queries/s, {info['wall_s']:.0f} s", flush=True)
         results["sets"][name] = entry
-        with open(a.results, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1)
-            f.write("\n")
+        write_results(results, a.results, markdown(results))
     table = markdown(results)
-    with open(os.path.splitext(a.results)[0] + ".md", "w", encoding="utf-8") as f:
-        f.write(table)
     chart(results, os.path.join(os.path.dirname(a.results), "chart.png"))
     print()
     print(table)

@@ -25,7 +25,6 @@ The hybrid settings are chosen on the `code` set only (best MRR@10 there) and th
 unchanged on the other sets. Results: hybrid_results.json and hybrid_results.md.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,7 +34,7 @@ import psycopg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from evaluate import SETS, bm25_rank, environment, file_sha256, library_path, load_set, score_run  # noqa: E402
+from evaluate import SETS, bm25_rank, environment, file_sha256, library_path, load_set, score_run, write_results  # noqa: E402
 
 DB = "hybrid_bench"
 # (k, text_weight, candidates, ts_rank_cd normalization); vector_weight is 1 throughout.
@@ -170,12 +169,8 @@ def main():
     if TUNE_SET in results["sets"]:
         tune = results["sets"][TUNE_SET]["systems"]
         results["chosen"] = max((label(g) for g in GRID), key=lambda s: tune[s]["metrics"]["mrr@10"])
-    with open(a.results, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=1)
-        f.write("\n")
     table = markdown(results)
-    with open(os.path.splitext(a.results)[0] + ".md", "w", encoding="utf-8") as f:
-        f.write(table)
+    write_results(results, a.results, table)
     print()
     print(f"chosen on {TUNE_SET}: {results.get('chosen')}")
     print(table)

@@ -182,8 +182,8 @@ fn embed_cached(
 ) -> Result<Embedded, EngineError> {
     let policy = gucs::input_policy();
     // The size bound holds for cached texts too.
-    if let Some(t) = texts.iter().find(|t| t.len() > policy.max_bytes) {
-        return Err(EngineError::TextTooLarge { bytes: t.len(), limit: policy.max_bytes });
+    for t in texts {
+        policy.check_size(t.len())?;
     }
     // The key names the files of the model as loaded, so the model must be loaded first.
     let identity = CACHE.with(|cache| -> Result<String, EngineError> {

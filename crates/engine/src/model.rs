@@ -43,6 +43,16 @@ pub struct InputPolicy {
     pub max_bytes: usize,
 }
 
+impl InputPolicy {
+    /// Refuses a text of `bytes` bytes over the hard size bound.
+    pub fn check_size(&self, bytes: usize) -> Result<()> {
+        if bytes > self.max_bytes {
+            return Err(EngineError::TextTooLarge { bytes, limit: self.max_bytes });
+        }
+        Ok(())
+    }
+}
+
 impl Default for InputPolicy {
     fn default() -> Self {
         InputPolicy { long_text: LongText::Truncate, max_bytes: 8 << 20 }
@@ -166,9 +176,7 @@ impl Embedder {
         let mut tokens: Vec<Tokens> = Vec::with_capacity(texts.len());
         let mut owner: Vec<usize> = Vec::with_capacity(texts.len());
         for (i, text) in texts.iter().enumerate() {
-            if text.len() > input.max_bytes {
-                return Err(EngineError::TextTooLarge { bytes: text.len(), limit: input.max_bytes });
-            }
+            input.check_size(text.len())?;
             match input.long_text {
                 LongText::Truncate => {
                     // Tokenize a prefix first; if it already fills the token limit, the rest of

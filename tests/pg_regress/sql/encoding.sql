@@ -15,8 +15,6 @@ CREATE DATABASE pg_embed_sql_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 
 
 \c pg_embed_latin1
 SET client_encoding = 'UTF8';
-\set VERBOSITY default
-\set SHOW_CONTEXT never
 CREATE EXTENSION vector;
 CREATE EXTENSION pg_embed;
 SELECT getdatabaseencoding();
@@ -49,8 +47,6 @@ RESET pg_embed.max_text_size;
 
 \c pg_embed_sql_ascii
 SET client_encoding = 'UTF8';
-\set VERBOSITY default
-\set SHOW_CONTEXT never
 CREATE EXTENSION vector;
 CREATE EXTENSION pg_embed;
 SELECT getdatabaseencoding();
