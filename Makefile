@@ -2,11 +2,15 @@
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup demo test test-engine test-pg test-regress test-reliability psql stop install
+.PHONY: setup model-mpnet demo test test-engine test-pg test-regress test-reliability psql stop install
 
 ## setup: idempotent set-up (packages, pgvector, cargo-pgrx, ONNX Runtime, models, build, dev cluster)
 setup:
 	scripts/setup.sh
+
+## model-mpnet: add all-mpnet-base-v2 to the model folder (optional: 404 MB download, not in CI)
+model-mpnet:
+	scripts/fetch-models.sh --mpnet
 
 ## demo: set up, embed the Python FAQ, build an HNSW index, run three similarity queries
 demo: setup

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Turn the model files that registry packages ship into the ONNX variants pg_embed loads.
 
-For a BERT-family encoder shipped as safetensors (all-MiniLM-L6-v2), this script writes the
-exact fp32 graph itself from the weights with numpy and onnx (no torch needed), then a
-per-channel dynamic int8 copy of it. Per-tensor int8 is not offered: it loses too much
-(cosine to fp32 drops to about 0.89 for MiniLM).
+For a BERT or MPNet encoder shipped as safetensors (all-MiniLM-L6-v2, all-mpnet-base-v2), this
+script writes the exact fp32 graph itself from the weights with numpy and onnx (no torch
+needed), then a per-channel dynamic int8 copy of it. Per-tensor int8 is not offered: it loses
+too much (cosine to fp32 drops to about 0.89 for MiniLM).
 
 The int8 copy follows the model's entry in int8_recipes.json (next to this script): the
 MatMuls listed there stay fp32 (chosen by int8_sensitivity.py). The recipe used is written
@@ -15,7 +15,7 @@ paraphrase-MiniLM-L3-v2 returns them as "onnx::Shape_422", next to an in-graph p
 it writes a copy whose only output is that tensor, named last_hidden_state, so every model is
 pooled the same way by pg_embed.
 
-Usage: prepare_models.py bert SAFETENSORS_DIR OUT_DIR NAME
+Usage: prepare_models.py safetensors SAFETENSORS_DIR OUT_DIR NAME
        prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR NAME
        prepare_models.py int8 MODEL_FOLDER NAME
 The first two write OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copy the tokenizer
@@ -79,27 +79,92 @@ class Graph:
                                               self.const(prefix + ".bias", b)], axis=-1, epsilon=eps)
 
 
-def bert_graph(t, cfg):
-    """Builds BertModel's forward pass (inference: no dropout) returning last_hidden_state."""
-    g = Graph()
-    hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
-    head_dim, eps = hidden // heads, cfg["layer_norm_eps"]
-    ids, mask, types = "input_ids", "attention_mask", "token_type_ids"
+# Where each architecture keeps a layer's weights (prefix "encoder.layer.N."), under the short
+# names the graph gives them (the int8 recipes refer to those names, e.g. encoder.layer.0.inter).
+LAYER_WEIGHTS = {
+    "bert": {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+             "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+             "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
+    "mpnet": {"query": "attention.attn.q", "key": "attention.attn.k", "value": "attention.attn.v",
+              "ao": "attention.attn.o", "aln": "attention.LayerNorm",
+              "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
+}
 
-    # Embeddings: word + position + token type, then LayerNorm.
-    words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), ids])
-    seq_len = g.op("Gather", [g.op("Shape", [ids]), g.const("one_i", np.array(1, np.int64))])
+
+def bert_embeddings(g, t, eps):
+    """BertModel's embeddings: word + position (0, 1, ...) + token type, then LayerNorm."""
+    words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), "input_ids"])
+    seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), g.const("one_i", np.array(1, np.int64))])
     positions = g.op("Range", [g.const("zero_i", np.array(0, np.int64)), seq_len,
                                g.const("step_i", np.array(1, np.int64))])
     pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]), positions])
-    typ = g.op("Gather", [g.const("token_type_embeddings", t["embeddings.token_type_embeddings.weight"]), types])
+    typ = g.op("Gather", [g.const("token_type_embeddings", t["embeddings.token_type_embeddings.weight"]),
+                          "token_type_ids"])
     x = g.op("Add", [g.op("Add", [words, pos]), typ])
-    x = g.layer_norm(x, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings.LayerNorm", eps)
+    return g.layer_norm(x, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings.LayerNorm", eps)
+
+
+def relative_bucket(rel, num_buckets, max_distance):
+    """MPNet's (T5's bidirectional) bucket of each relative position key - query, computed in
+    float32 as the reference implementation does."""
+    n = -rel
+    half = num_buckets // 2
+    ret = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    exact = half // 2
+    ratio = np.log(np.maximum(n, 1).astype(np.float32) / np.float32(exact)) / np.float32(math.log(max_distance / exact))
+    large = exact + (ratio * np.float32(half - exact)).astype(np.int64)
+    return ret + np.where(n < exact, n, np.minimum(large, half - 1))
+
+
+def mpnet_embeddings(g, t, cfg, eps):
+    """MPNetModel's embeddings and its relative-position attention bias. Positions count the
+    attended tokens from padding_idx + 1 (as MPNet derives them from the input ids; taken from
+    the attention mask here, so the value a batch pads with does not matter). Returns the
+    embeddings and the bias [1, H, L, L] every layer adds to its attention scores."""
+    pad = cfg["pad_token_id"]
+    mask = "attention_mask"
+    positions = g.op("Add", [g.op("Mul", [g.op("CumSum", [mask, g.const("one_i", np.array(1, np.int64))]), mask]),
+                             g.const("pad_i", np.array(pad, np.int64))])
+    words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), "input_ids"])
+    pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]), positions])
+    x = g.layer_norm(g.op("Add", [words, pos]), t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"],
+                     "embeddings.LayerNorm", eps)
+    # The bias depends only on key - query, so it is a lookup in a table over every relative
+    # position a sequence of max_position_embeddings can have.
+    span = cfg["max_position_embeddings"] - 1
+    rel = np.arange(-span, span + 1)
+    table = t["encoder.relative_attention_bias.weight"][relative_bucket(rel, cfg["relative_attention_num_buckets"], 128)]
+    seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), "one_i"])
+    r = g.op("Range", [g.const("zero_i", np.array(0, np.int64)), seq_len, "one_i"])
+    key_minus_query = g.op("Sub", [g.op("Unsqueeze", [r, g.const("axes_0", np.array([0], np.int64))]),
+                                   g.op("Unsqueeze", [r, g.const("axes_1", np.array([1], np.int64))])])
+    index = g.op("Add", [key_minus_query, g.const("span_i", np.array(span, np.int64))])
+    bias = g.op("Gather", [g.const("relative_attention_bias", table), index])      # [L, L, H]
+    bias = g.op("Unsqueeze", [g.op("Transpose", [bias], perm=[2, 0, 1]), "axes_0"])  # [1, H, L, L]
+    return x, bias
+
+
+def encoder_graph(t, cfg):
+    """Builds BertModel's or MPNetModel's forward pass (inference: no dropout) returning
+    last_hidden_state."""
+    g = Graph()
+    kind = cfg["model_type"]
+    names = LAYER_WEIGHTS[kind]
+    hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    head_dim, eps = hidden // heads, cfg["layer_norm_eps"]
+    if kind == "bert":
+        x, position_bias = bert_embeddings(g, t, eps), None
+    else:
+        x, position_bias = mpnet_embeddings(g, t, cfg, eps)
 
     # Additive attention mask [B, 1, 1, L]: 0 where attended, a large negative where padded.
-    m = g.op("Cast", [g.op("Unsqueeze", [mask, g.const("axes_12", np.array([1, 2], np.int64))])], to=TensorProto.FLOAT)
+    m = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.const("axes_12", np.array([1, 2], np.int64))])],
+             to=TensorProto.FLOAT)
     bias = g.op("Mul", [g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), m]),
                         g.const("neg_f", np.array(np.finfo(np.float32).min, np.float32))])
+    if position_bias is not None:
+        bias = g.op("Add", [position_bias, bias])
     split = g.const("shape_split", np.array([0, 0, heads, head_dim], np.int64))
     merge = g.const("shape_merge", np.array([0, 0, hidden], np.int64))
     scale = g.const("scale", np.array(1.0 / math.sqrt(head_dim), np.float32))
@@ -109,8 +174,10 @@ def bert_graph(t, cfg):
 
     for i in range(cfg["num_hidden_layers"]):
         p = f"encoder.layer.{i}."
+        def w(name, part):
+            return t[p + names[name] + "." + part]
         def heads_of(name, perm):
-            y = g.linear(x, t[p + f"attention.self.{name}.weight"], t[p + f"attention.self.{name}.bias"], p + name)
+            y = g.linear(x, w(name, "weight"), w(name, "bias"), p + name)
             return g.op("Transpose", [g.op("Reshape", [y, split])], perm=perm)
         q = heads_of("query", [0, 2, 1, 3])           # [B, H, L, D]
         k = heads_of("key", [0, 2, 3, 1])             # [B, H, D, L]
@@ -118,21 +185,20 @@ def bert_graph(t, cfg):
         scores = g.op("Add", [g.op("Mul", [g.op("MatMul", [q, k]), scale]), bias])
         ctx = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
         ctx = g.op("Reshape", [g.op("Transpose", [ctx], perm=[0, 2, 1, 3]), merge])
-        attn = g.linear(ctx, t[p + "attention.output.dense.weight"], t[p + "attention.output.dense.bias"], p + "ao")
-        x = g.layer_norm(g.op("Add", [attn, x]), t[p + "attention.output.LayerNorm.weight"],
-                         t[p + "attention.output.LayerNorm.bias"], p + "aln", eps)
-        h = g.linear(x, t[p + "intermediate.dense.weight"], t[p + "intermediate.dense.bias"], p + "inter")
+        attn = g.linear(ctx, w("ao", "weight"), w("ao", "bias"), p + "ao")
+        x = g.layer_norm(g.op("Add", [attn, x]), w("aln", "weight"), w("aln", "bias"), p + "aln", eps)
+        h = g.linear(x, w("inter", "weight"), w("inter", "bias"), p + "inter")
         # Exact GELU: 0.5 * h * (1 + erf(h / sqrt(2))).
         h = g.op("Mul", [g.op("Mul", [h, half]), g.op("Add", [g.op("Erf", [g.op("Div", [h, sqrt2])]), one])])
-        out = g.linear(h, t[p + "output.dense.weight"], t[p + "output.dense.bias"], p + "out")
-        x = g.layer_norm(g.op("Add", [out, x]), t[p + "output.LayerNorm.weight"],
-                         t[p + "output.LayerNorm.bias"], p + "oln", eps)
+        out = g.linear(h, w("out", "weight"), w("out", "bias"), p + "out")
+        x = g.layer_norm(g.op("Add", [out, x]), w("oln", "weight"), w("oln", "bias"), p + "oln", eps)
 
     g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
     dyn = ["batch", "sequence"]
-    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, dyn) for n in (ids, mask, types)]
+    input_names = ["input_ids", "attention_mask"] + (["token_type_ids"] if kind == "bert" else [])
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, dyn) for n in input_names]
     output = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, dyn + [hidden])
-    graph = helper.make_graph(g.nodes, "bert", inputs, [output], g.inits)
+    graph = helper.make_graph(g.nodes, kind, inputs, [output], g.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="pg_embed")
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -262,14 +328,14 @@ def write_variants(model, tokenizer_dir, out, name, extra=()):
 
 def main():
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
-    if len(sys.argv) != {"bert": 5, "onnx": 7, "int8": 4}.get(kind):
+    if len(sys.argv) != {"safetensors": 5, "onnx": 7, "int8": 4}.get(kind):
         sys.exit(__doc__)
-    if kind == "bert":
+    if kind == "safetensors":
         src, out, name = sys.argv[2:5]
         cfg = json.load(open(os.path.join(src, "config.json")))
-        if cfg.get("model_type") != "bert":
+        if cfg.get("model_type") not in LAYER_WEIGHTS:
             sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported")
-        write_variants(bert_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, name,
+        write_variants(encoder_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, name,
                        ["config.json"])
     elif kind == "onnx":
         path, output, tokenizer_dir, out, name = sys.argv[2:7]
