@@ -6,6 +6,8 @@ prepare_models.py applies at set-up. Run it again only to change that entry:
 
     /var/lib/pg_embed-dev/venv/bin/python scripts/int8_sensitivity.py all-MiniLM-L6-v2
     /var/lib/pg_embed-dev/venv/bin/python scripts/int8_sensitivity.py paraphrase-MiniLM-L3-v2
+    /var/lib/pg_embed-dev/venv/bin/python scripts/int8_sensitivity.py all-mpnet-base-v2 \
+        --model-dir /var/lib/pg_embed-dev/models-extra
 
 Calibration texts are disjoint from the benchmark in benches/accuracy/data/:
 - code: CPython standard library pairs that pass build_data.py's filters but are not among the
@@ -89,9 +91,10 @@ class Embedder:
         self.cpu = 0.0
 
     def one(self, text):
-        ids = self.tok.encode(text).ids[: self.max]
-        if len(ids) == self.max:
-            ids[-1] = self.tok.token_to_id("[SEP]")
+        full = self.tok.encode(text).ids
+        ids = full[: self.max]
+        if len(full) > self.max:
+            ids[-1] = full[-1]  # the closing special token ([SEP], </s>), as truncation keeps it
         a = np.array([ids], dtype=np.int64)
         feed = {"input_ids": a, "attention_mask": np.ones_like(a)}
         if "token_type_ids" in self.inputs:
