@@ -15,7 +15,7 @@ ranks the whole corpus for every query by exact cosine distance (`ORDER BY emb <
 index: a sequential scan, so no approximation). The backend's memory is read from
 /proc/<pg_backend_pid()>/status (VmRSS, VmHWM), so the script must run on the database host.
 Each run records the SHA-256 of the pg_embed.so and model file it used and the smallest cosine
-between embed_doc and tests/fixtures/reference.json; a run during which pg_embed.so was
+between all-MiniLM-L6-v2 and tests/fixtures/reference.json; a run during which pg_embed.so was
 replaced, or whose backend died, is discarded and repeated (the dev cluster is shared).
 
 BM25 (Okapi, k1 = 1.2, b = 0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5)), each distinct query
@@ -50,6 +50,7 @@ import psycopg
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = ["code", "code-masked", "faq"]
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_tokens, for the token statistics of the data sets
+RANKING_DEPTH = 100  # documents kept per query and run (metrics use the top 10; fusion.py more)
 BASE_MODEL = "all-MiniLM-L6-v2"  # the model of the chart's speed panel and the token statistics
 
 
@@ -198,9 +199,10 @@ def library_path(cur):
 
 
 def reference_check(cur):
-    """Smallest cosine between embed_doc and tests/fixtures/reference.json (fp32 embeddings
-    made with Python onnxruntime on the same model files): shows that the installed build
-    embeds like the reference, whoever built it."""
+    """Smallest cosine between pg_embed's all-MiniLM-L6-v2 and tests/fixtures/reference.json
+    (fp32 embeddings made with Python onnxruntime on the same model files): shows that the
+    installed build embeds like the reference, whoever built it. The model is named rather
+    than left to embed_doc's routing, which may pick another model where more are installed."""
     path = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tests", "fixtures", "reference.json")
     try:
         with open(path, encoding="utf-8") as f:
@@ -210,14 +212,16 @@ def reference_check(cur):
     import numpy as np
     worst = 1.0
     for it in items:
-        got = np.array(json.loads(cur.execute("SELECT embed_doc(%s)::text", (it["text"],)).fetchone()[0]))
+        got = np.array(json.loads(cur.execute("SELECT embed(%s, %s)::text", (it["text"], BASE_MODEL)).fetchone()[0]))
         ref = np.array(it["embedding"])
         worst = min(worst, float(got @ ref / (np.linalg.norm(got) * np.linalg.norm(ref))))
     return worst
 
 
-def sql_run(dsn, model, precision, corpus, queries, model_dir=None, k=10):
-    """One attempt; raises Retry if pg_embed.so was replaced or the backend died meanwhile."""
+def sql_run(dsn, model, precision, corpus, queries, model_dir=None, k=None):
+    """One attempt; raises Retry if pg_embed.so was replaced or the backend died meanwhile.
+    Returns the top k (default RANKING_DEPTH) documents of every query, best first."""
+    k = k or RANKING_DEPTH
     opts = f"-c pg_embed.precision={precision}"
     if model_dir:
         opts += f" -c pg_embed.model_dir={model_dir}"
@@ -337,6 +341,13 @@ def environment(dsn):
 
 
 # ---------------------------------------------------------------- report
+
+def save_ranking(folder, set_name, system, ranking):
+    """Writes one run's ranking ({query id: [doc id, ...]}) to folder/set/system.json."""
+    os.makedirs(os.path.join(folder, set_name), exist_ok=True)
+    with open(os.path.join(folder, set_name, system.replace(" ", "_") + ".json"), "w", encoding="utf-8") as f:
+        json.dump(ranking, f)
+
 
 def write_results(results, path, table):
     """Writes `results` to the JSON file `path` and `table` (markdown) next to it as .md."""
@@ -476,6 +487,8 @@ def main():
     ap.add_argument("--limit", type=int, default=0, help="quick run on N queries (hash order)")
     ap.add_argument("--data", default=os.path.join(HERE, "data"))
     ap.add_argument("--results", default=os.path.join(HERE, "results.json"))
+    ap.add_argument("--rankings", default=os.path.join(HERE, "rankings"),
+                    help="folder for every run's top 100 per query (fusion.py reads them; not committed)")
     a = ap.parse_args()
     precisions = [p for p in a.precision.split(",") if p]
     sets = [s for s in a.sets.split(",") if s]
@@ -513,7 +526,8 @@ def main():
             s = sorted(lengths)
             entry["doc_tokens"] = {"median": s[len(s) // 2], "max": s[-1],
                                    "share_over_256": sum(l > MAX_TOKENS for l in s) / len(s)}
-        ranking, timing = bm25_rank(corpus, queries)
+        ranking, timing = bm25_rank(corpus, queries, k=RANKING_DEPTH)
+        save_ranking(a.rankings, name, "bm25", ranking)
         metrics, ranks = score_run(ranking, qrels)
         entry["runs"]["bm25"] = {"metrics": metrics, **timing, "ranks": ranks}
         print(f"{name}: {len(corpus)} documents, {len(queries)} queries; BM25 "
@@ -521,6 +535,7 @@ def main():
         for model, p in runs:
             t0 = time.perf_counter()
             ranking, info = sql_run_retrying(a.dsn, model, p, corpus, queries, a.model_dir)
+            save_ranking(a.rankings, name, f"{model} {p}", ranking)
             info["metrics"], info["ranks"] = score_run(ranking, qrels)
             info["wall_s"] = time.perf_counter() - t0
             info["date"] = datetime.date.today().isoformat()
