@@ -32,4 +32,4 @@ step "evaluating (models from $models)"
 "$VENV/bin/python" "$HERE/evaluate.py" --model-dir "$models" "$@"
 
 step "fusing each model's ranking with BM25's (fusion.py)"
-python3 "$HERE/fusion.py"
+"$VENV/bin/python" "$HERE/fusion.py"
