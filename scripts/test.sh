@@ -130,7 +130,25 @@ for stage in $stages; do
       rc2=$?; set -e
       if [ $rc2 != 0 ] && [ -f "$preload/regression.diffs" ]; then cat "$preload/regression.diffs"; fi
       if [ $rc = 0 ]; then rc=$rc2; fi
+      # Concurrency contracts with PostgreSQL's isolation tester (tests/isolation/specs): what
+      # one session's embedding calls do to another's (no waits, no deadlocks).
+      iso=$run/isolation
+      mkdir -p "$iso" && cp -r tests/isolation/specs tests/isolation/expected "$iso"/
+      sed -i "${subst[@]}" "$iso"/expected/*.out
+      chown -R postgres: "$iso"
+      isolation=$(dirname "$($PG_CONFIG --pgxs)")/../test/isolation/pg_isolation_regress
+      specs=$(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+      set +e
+      env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$isolation" --temp-instance="$iso/tmp" --bindir="$PG_BIN" \
+        --inputdir="$iso" --outputdir="$iso" --dbname=isolation_regression \
+        --load-extension=vector --load-extension=pg_embed $specs
+      rc3=$?; set -e
+      if [ $rc3 != 0 ] && [ -f "$iso/regression.diffs" ]; then cat "$iso/regression.diffs"; fi
+      if [ $rc = 0 ]; then rc=$rc3; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
+        for f in "$iso"/results/*.out; do
+          sed -e "s|$MODEL_DIR|@models@|g" "$f" > tests/isolation/expected/"$(basename "$f")"
+        done
         # Take the new output as the expected output, machine paths put back as placeholders.
         for f in "$run"/results/*.out "$preload"/results/*.out; do
           sed -e "s|$faults|@faults@|g" -e "s|$not_ort|@not_ort@|g" -e "s|$old_ort|@old_ort@|g" \

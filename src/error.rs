@@ -121,6 +121,20 @@ pub fn raise(e: EngineError) -> ! {
     unreachable!("an ERROR report does not return")
 }
 
+/// Raises an ERROR of the SQL layer itself (a bad argument, a missing privilege, a wrong
+/// context), with a detail and a hint. Never returns.
+pub fn report(code: PgSqlErrorCode, message: impl Into<String>, detail: Option<String>, hint: Option<String>) -> ! {
+    let mut report = ErrorReport::new(code, for_server(message.into()), "pg_embed");
+    if let Some(d) = detail {
+        report = report.set_detail(for_server(d));
+    }
+    if let Some(h) = hint {
+        report = report.set_hint(for_server(h));
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
 /// Makes a message (UTF-8, possibly quoting user input) safe to report in the database's
 /// encoding: in a database that is neither UTF-8 nor SQL_ASCII, characters beyond ASCII are
 /// written as `\u{e8}`, since not every one exists in the server encoding.

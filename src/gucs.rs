@@ -355,6 +355,15 @@ pub fn precision_for(spec: &pg_embed_engine::ModelSpec) -> Precision {
     }
 }
 
+/// pg_embed.precision as it is spelled in SQL (auto, int8 or fp32).
+pub fn precision_setting_name() -> &'static str {
+    match PRECISION.get() {
+        PrecisionSetting::Auto => "auto",
+        PrecisionSetting::Int8 => "int8",
+        PrecisionSetting::Fp32 => "fp32",
+    }
+}
+
 pub fn threads() -> usize {
     THREADS.get().max(1) as usize
 }

@@ -88,16 +88,17 @@ pub(crate) fn rows(texts: Array<'_, Text>, route: Route) -> TableIterator<'stati
     TableIterator::new(Chunked { route, texts, next: 0, ready: VecDeque::new() })
 }
 
-/// Embeds every element with the documentation model; `ord` is the 1-based array position.
+/// Embeds every element with the model embed_doc uses; `ord` is the 1-based array position.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_doc_batch(
     texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
-    rows(texts, Route::Model(runtime::DOC_MODEL.to_string()))
+    rows(texts, Route::Role("doc"))
 }
 
-/// Embeds every element with the named model; `ord` is the 1-based array position.
-#[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
+/// Embeds every element with the named model; `ord` is the 1-based array position. STABLE,
+/// like embed(text, text).
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_batch(
     texts: Array<'_, Text>,
     model: Text,
@@ -109,9 +110,9 @@ fn embed_batch(
 extension_sql!(
     r#"
 COMMENT ON FUNCTION embed_doc_batch(text[]) IS
-  'Embeds each element with the documentation model; rows (ord, embedding) in array order, NULL for NULL elements. Lazy: works chunk by chunk and can be cancelled between chunks.';
+  'Embeds each element with the model embed_doc uses; rows (ord, embedding) in array order, NULL for NULL elements. Lazy: works chunk by chunk and can be cancelled between chunks.';
 COMMENT ON FUNCTION embed_batch(text[], text) IS
-  'Embeds each element with the named model; rows (ord, embedding) in array order, NULL for NULL elements. IMMUTABLE on the condition that the files of a model name never change in place.';
+  'Embeds each element with the named model; rows (ord, embedding) in array order, NULL for NULL elements. STABLE: the precision comes from pg_embed.precision.';
 "#,
     name = "batch_comments",
     requires = [embed_doc_batch, embed_batch],

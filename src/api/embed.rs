@@ -7,18 +7,20 @@ use crate::runtime;
 use crate::text::Text;
 use crate::vector::Vector;
 
-/// Embeds one text as a document with the documentation model (all-MiniLM-L6-v2, 384
-/// dimensions). STABLE, not IMMUTABLE: the model file loaded depends on pg_embed.precision.
+/// Embeds one text as a document with the model routing picks for prose (all-MiniLM-L6-v2
+/// by default), as embed_auto does for prose. STABLE, not IMMUTABLE: the model comes from
+/// pg_embed.doc_models or the pin, the file from pg_embed.precision.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_doc(body: Text) -> Vector {
-    let mut out = runtime::embed(runtime::DOC_MODEL, &[&body]).or_raise();
+    let model = runtime::routing::choose("doc").or_raise().model;
+    let mut out = runtime::embed(&model, &[&body]).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }
 
 extension_sql!(
     r#"
 COMMENT ON FUNCTION embed_doc(text) IS
-  'Embeds a text with the documentation model (all-MiniLM-L6-v2, 384 dimensions, L2-normalised); texts over 256 tokens are truncated. Returns pgvector''s vector; NULL in, NULL out.';
+  'Embeds a text with the model routing picks for prose (pg_embed.doc_models or its pin; all-MiniLM-L6-v2, 384 dimensions, by default), L2-normalised; long texts as pg_embed.long_text says. Returns pgvector''s vector; NULL in, NULL out.';
 "#,
     name = "embed_doc_comment",
     requires = [embed_doc],

@@ -99,34 +99,21 @@ fn pg_embed_learn_projection(
     let source = runtime::embed(model, &texts).or_raise().vectors;
     let target = runtime::embed(reference, &texts).or_raise().vectors;
     let (p, fit) = ensemble::learn(method, &source, &target).or_raise();
-    let table = format!("{}.pg_embed_projections", runtime::extension_schema());
-    Spi::run_with_args(
-        &format!(
-            "INSERT INTO {table} (model, reference, method, dims_in, dims_out, matrix, sample, sample_rows, \
-               precision, mean_cosine_before, mean_cosine_after, mean_cosine_held_out) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, current_setting('pg_embed.precision'), $9, $10, $11) \
-             ON CONFLICT (model, reference) DO UPDATE SET method = EXCLUDED.method, dims_in = EXCLUDED.dims_in, \
-               dims_out = EXCLUDED.dims_out, matrix = EXCLUDED.matrix, sample = EXCLUDED.sample, \
-               sample_rows = EXCLUDED.sample_rows, precision = EXCLUDED.precision, \
-               mean_cosine_before = EXCLUDED.mean_cosine_before, mean_cosine_after = EXCLUDED.mean_cosine_after, \
-               mean_cosine_held_out = EXCLUDED.mean_cosine_held_out, \
-               version = EXCLUDED.version, learned_at = now(), learned_by = current_user"
-        ),
-        &[
-            model.into(),
-            reference.into(),
-            method.as_str().into(),
-            (p.dims_in as i32).into(),
-            (p.dims_out as i32).into(),
-            p.matrix.into(),
-            sample.into(),
-            (fit.samples as i32).into(),
-            fit.cosine_before.into(),
-            fit.cosine_after.into(),
-            fit.cosine_held_out.into(),
-        ],
-    )
-    .unwrap_or_else(|e| raise(EngineError::EnsembleArgument(format!("could not store the projection: {e}"))));
+    let precision = crate::gucs::precision_setting_name();
+    runtime::tables::store_projection(runtime::tables::LearnedProjection {
+        model,
+        reference,
+        method: method.as_str(),
+        dims_in: p.dims_in as i32,
+        dims_out: p.dims_out as i32,
+        matrix: p.matrix,
+        sample,
+        sample_rows: fit.samples as i32,
+        precision,
+        cosine_before: fit.cosine_before,
+        cosine_after: fit.cosine_after,
+        cosine_held_out: fit.cosine_held_out,
+    });
     TableIterator::once((
         model.to_string(),
         reference.to_string(),

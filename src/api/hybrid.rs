@@ -17,7 +17,7 @@ extension_sql!(
 CREATE FUNCTION pg_embed_hybrid_queries(
     relation regclass, tsvector_column name, vector_column name, id_column name, distance text,
     OUT text_sql text, OUT vector_sql text
-) LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+) LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     op text := CASE distance WHEN 'cosine' THEN '<=>' WHEN 'inner_product' THEN '<#>' WHEN 'l2' THEN '<->' END;
 BEGIN
@@ -31,7 +31,7 @@ BEGIN
     END IF;
     PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}', 'id');
     PERFORM @extschema@.pg_embed_check_column(relation, tsvector_column, '{tsvector}', 'tsvector');
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY['@extschema@.vector'::regtype], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
     text_sql := format(
         'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
         'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '
@@ -39,8 +39,9 @@ BEGIN
     -- Ordered by the distance alone, so that an HNSW index can produce the order.
     vector_sql := format(
         'SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM ('
-        'SELECT %1$I::bigint AS id, %2$I OPERATOR(@extschema@.%4$s) $2 AS dist FROM %3$s '
-        'ORDER BY %2$I OPERATOR(@extschema@.%4$s) $2 LIMIT $3) s', id_column, vector_column, relation, op);
+        'SELECT %1$I::bigint AS id, %2$I OPERATOR(%5$s.%4$s) $2 AS dist FROM %3$s '
+        'ORDER BY %2$I OPERATOR(%5$s.%4$s) $2 LIMIT $3) s', id_column, vector_column, relation, op,
+        @extschema@.pg_embed_vector_schema());
 END
 $$;
 COMMENT ON FUNCTION pg_embed_hybrid_queries(regclass, name, name, name, text) IS
@@ -50,7 +51,7 @@ COMMENT ON FUNCTION pg_embed_hybrid_queries(regclass, name, name, name, text) IS
 -- ts_rank_cd, so more and closer matches rank higher), 'all' needs every word, 'web' takes
 -- websearch syntax (quotes, or, -word). NULL when the query has no words but stop words.
 CREATE FUNCTION pg_embed_hybrid_tsquery(config regconfig, query text, match text)
-RETURNS tsquery LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+RETURNS tsquery LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     words text := array_to_string(ARRAY(
         SELECT '''' || replace(replace(w, '\', '\\'), '''', '''''') || ''''
@@ -81,14 +82,14 @@ CREATE FUNCTION pg_embed_hybrid_search(
     config regconfig DEFAULT 'english',
     match text DEFAULT 'any',
     distance text DEFAULT 'cosine',
-    query_embedding @extschema@.vector DEFAULT NULL,
+    query_embedding vector DEFAULT NULL,
     rank_normalization int DEFAULT 0
 ) RETURNS TABLE (id bigint, score float8, text_rank bigint, vector_rank bigint)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED AS $$
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     q record;
     tsq tsquery;
-    qv @extschema@.vector := query_embedding;
+    qv query_embedding%TYPE := query_embedding;
 BEGIN
     IF k IS NULL OR k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
        OR text_weight IS NULL OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
@@ -124,7 +125,7 @@ BEGIN
     USING tsq, qv, candidates, rank_normalization, text_weight, vector_weight, k::float8, max_results;
 END
 $$;
-COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, @extschema@.vector, int) IS
+COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, vector, int) IS
   'Hybrid search: full-text (tsvector @@ query, ranked by ts_rank_cd) and vector similarity (the query embedded with model, default embed_doc) fused by reciprocal rank fusion, score = text_weight / (k + text rank) + vector_weight / (k + vector rank), over the top candidates of each side; rank_normalization is ts_rank_cd''s (0: none, 1: divide by 1 + log of the document length, ...). Returns id, score and both ranks, best first.';
 
 CREATE FUNCTION pg_embed_hybrid_explain(
@@ -139,23 +140,26 @@ CREATE FUNCTION pg_embed_hybrid_explain(
     match text DEFAULT 'any',
     distance text DEFAULT 'cosine',
     rank_normalization int DEFAULT 0
-) RETURNS SETOF text LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE AS $$
+) RETURNS SETOF text LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     q record;
     line text;
     tsq tsquery;
-    qv @extschema@.vector := CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END;
 BEGIN
     q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
     RETURN NEXT 'full-text side:';
     tsq := @extschema@.pg_embed_hybrid_tsquery(config, query, match);
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql USING tsq, qv, candidates, rank_normalization LOOP
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql
+        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
+              candidates, rank_normalization LOOP
         RETURN NEXT line;
     END LOOP;
     RETURN NEXT 'vector side:';
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql USING tsq, qv, candidates, rank_normalization LOOP
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql
+        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
+              candidates, rank_normalization LOOP
         -- The query vector's 384 numbers say nothing about the plan.
-        RETURN NEXT regexp_replace(line, '''\[[^]]*\]''::vector', '<query vector>', 'g');
+        RETURN NEXT regexp_replace(line, '''\[[^]]*\]''::([^ )]*\.)?vector', '<query vector>', 'g');
     END LOOP;
 END
 $$;

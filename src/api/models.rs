@@ -6,17 +6,59 @@ use pgrx::prelude::*;
 use pg_embed_engine::catalog::{ModelFiles, Pooling, PoolingKind};
 use pg_embed_engine::{EngineError, ModelSpec, Precision};
 
-use crate::error::{raise, OrRaise};
+use pg_embed_engine::model::LongText;
+use pgrx::PgSqlErrorCode;
+
+use crate::error::{raise, report, OrRaise};
 use crate::runtime;
 use crate::text::Text;
 use crate::vector::Vector;
 
-/// Embeds a text with the named model. IMMUTABLE because the result depends only on the
-/// arguments and the model's files, provided the files of a name never change in place
-/// (install a changed model under a new name).
-#[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
+/// Embeds a text with the named model. STABLE: which file of the model runs depends on
+/// pg_embed.precision, and long texts on pg_embed.long_text.
+#[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed(body: Text, model: Text) -> Vector {
     let mut out = runtime::embed(&model, &[&body]).or_raise();
+    Vector(out.vectors.pop().expect("one text in, one vector out"))
+}
+
+/// Embeds a text with the named model at the given precision and long-text mode, whatever the
+/// session's settings: the IMMUTABLE entry point for generated columns, expression indexes
+/// and statements pushed to other nodes. Its arguments name everything that decides the
+/// vector; the model's files are assumed never to change in place (as a text search
+/// dictionary's files are), and a changed file is refused rather than used (see README).
+#[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
+fn embed_fixed(body: Text, model: Text, precision: Text, long_text: default!(Text, "'truncate'")) -> Vector {
+    let spec = runtime::resolve(&model).or_raise();
+    let precision = match &*precision {
+        "fp32" => Precision::Fp32,
+        "int8" if !spec.files.int8.is_empty() => Precision::Int8,
+        "int8" => report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("model \"{}\" has no int8 file", spec.name),
+            None,
+            Some(format!("Use embed_fixed(body, '{}', 'fp32').", spec.name)),
+        ),
+        other => report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("precision must be fp32 or int8, not \"{other}\""),
+            Some("embed_fixed names the model file it runs, so it cannot follow pg_embed.precision (auto).".into()),
+            Some("Pass 'fp32' or 'int8'; pg_embed_models lists the precisions whose files are present.".into()),
+        ),
+    };
+    let long_text = match &*long_text {
+        "truncate" => LongText::Truncate,
+        "error" => LongText::Error,
+        "window" => LongText::Window,
+        other => report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("long_text must be truncate, error or window, not \"{other}\""),
+            None,
+            Some("Pass 'truncate' (the default), 'error' or 'window', as for pg_embed.long_text.".into()),
+        ),
+    };
+    let settings = runtime::Settings::fixed(precision, long_text);
+    let mut out = runtime::embed_as(&spec, &[&body], &settings).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }
 
@@ -62,22 +104,7 @@ fn pg_embed_register_model(
         sha256: Default::default(),
     };
     runtime::register(&spec).or_raise();
-    Spi::run_with_args(
-        "INSERT INTO pg_embed_user_models (name, dims, pooling, pooled_output, max_tokens, role, fp32_file, \
-           int8_file, tokenizer_file, int8_safe, query_prefix, document_prefix) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (name) DO UPDATE SET dims = EXCLUDED.dims, pooling = EXCLUDED.pooling, \
-           pooled_output = EXCLUDED.pooled_output, max_tokens = EXCLUDED.max_tokens, role = EXCLUDED.role, \
-           fp32_file = EXCLUDED.fp32_file, int8_file = EXCLUDED.int8_file, tokenizer_file = EXCLUDED.tokenizer_file, \
-           int8_safe = EXCLUDED.int8_safe, query_prefix = EXCLUDED.query_prefix, \
-           document_prefix = EXCLUDED.document_prefix, registered_at = now()",
-        &[
-            name.into(), dims.into(), pooling.into(), pooled_output.into(), max_tokens.into(), role.into(),
-            fp32_file.into(), int8_file.into(), tokenizer_file.into(), int8_safe.into(), query_prefix.into(),
-            document_prefix.into(),
-        ],
-    )
-    .unwrap_or_else(|e| raise(EngineError::Catalog(e.to_string())));
+    runtime::tables::upsert_user_model(&spec, pooling);
     runtime::unload(Some(name));
 }
 
@@ -187,7 +214,9 @@ REVOKE ALL ON FUNCTION pg_embed_register_model(text, integer, text, integer, tex
 GRANT EXECUTE ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) TO embed_admin;
 
 COMMENT ON FUNCTION embed(text, text) IS
-  'Embeds a text with the named model (see pg_embed_models). IMMUTABLE on the condition that the files of a model name never change in place.';
+  'Embeds a text with the named model (see pg_embed_models) at the precision pg_embed.precision picks; long texts as pg_embed.long_text says. STABLE: for generated columns and expression indexes use embed_fixed.';
+COMMENT ON FUNCTION embed_fixed(text, text, text, text) IS
+  'Embeds a text with the named model at the given precision (fp32 or int8) and long-text mode (truncate, error or window), whatever the session settings: IMMUTABLE, for generated columns, expression indexes and statements pushed to other nodes. The model''s files must not change in place.';
 COMMENT ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) IS
   'Registers or replaces a user model whose files are in pg_embed.model_dir/<name>/. Superusers and members of embed_admin only.';
 COMMENT ON FUNCTION pg_embed_model_info() IS 'The rows of the pg_embed_models view.';
@@ -195,7 +224,7 @@ COMMENT ON FUNCTION pg_embed_unload(text) IS 'Unloads one model from this backen
 COMMENT ON FUNCTION pg_embed_unload() IS 'Unloads every model from this backend now; returns how many were loaded.';
 "#,
     name = "models_sql",
-    requires = [embed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
+    requires = [embed, embed_fixed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
 );
 
 /// Downloads a model's files from the hub into pg_embed.model_dir, verified and installed

@@ -12,7 +12,7 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 use pg_embed_engine::provenance;
 
 use crate::error::OrRaise;
-use crate::runtime::{self, resolve, routing};
+use crate::runtime::{resolve, routing};
 use crate::text::Text;
 
 /// The id of the model file `model` loads now: `name@revision/precision/sha256-prefix`.
@@ -24,12 +24,11 @@ fn pg_embed_model_id(model: Text) -> String {
     provenance::model_id(&spec, &crate::gucs::model_dir(), precision).or_raise()
 }
 
-/// The model a role uses now: `doc` is embed_doc's model; `code` and `general` follow routing.
+/// The model a role uses now: `doc` (embed_doc), `code` (embed_code), `general` (fallback).
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
 fn pg_embed_role_model(role: Text) -> String {
     match &*role {
-        "doc" => runtime::DOC_MODEL.to_string(),
-        "code" | "general" => routing::choose(&role).or_raise().model,
+        "doc" | "code" | "general" => routing::choose(&role).or_raise().model,
         other => {
             ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, crate::error::for_server(format!("unknown role \"{other}\"")), "pg_embed")
                 .set_detail("Roles are doc (embed_doc), code (embed_code) and general (the fallback model).")
@@ -81,8 +80,24 @@ $$;
 COMMENT ON FUNCTION pg_embed_check_column(regclass, name, regtype[], text) IS
   'Internal: raises 42703 / 42804 with a hint when a column is missing or of the wrong type.';
 
+-- The type of pgvector's vector (it may live in another schema than pg_embed), and that schema
+-- quoted, for the functions below, which run with search_path = pg_catalog, pg_temp.
+CREATE FUNCTION pg_embed_vector_type() RETURNS regtype LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.prorettype::pg_catalog.regtype FROM pg_catalog.pg_proc p
+     WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.embed(text, text)'::pg_catalog.regprocedure
+$$;
+COMMENT ON FUNCTION pg_embed_vector_type() IS 'Internal: pgvector''s vector type, as pg_embed''s functions return it.';
+CREATE FUNCTION pg_embed_vector_schema() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+     WHERE t.oid OPERATOR(pg_catalog.=) @extschema@.pg_embed_vector_type()
+$$;
+COMMENT ON FUNCTION pg_embed_vector_schema() IS 'Internal: the schema of pgvector''s vector type, quoted, to qualify its operators.';
+
 -- The trigger: TG_ARGV = text column, vector column, model id column [, model or role].
-CREATE FUNCTION pg_embed_provenance_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION pg_embed_provenance_trigger() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     text_col text := TG_ARGV[0];
     vec_col text := TG_ARGV[1];
@@ -91,7 +106,6 @@ DECLARE
     body text;
     model text;
     mid text;
-    v @extschema@.vector;
 BEGIN
     IF TG_WHEN <> 'BEFORE' OR TG_LEVEL <> 'ROW' OR TG_OP NOT IN ('INSERT', 'UPDATE') OR TG_NARGS NOT BETWEEN 3 AND 4 THEN
         RAISE EXCEPTION 'pg_embed_provenance_trigger must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger with 3 or 4 arguments'
@@ -99,7 +113,7 @@ BEGIN
             HINT = 'CREATE TRIGGER t BEFORE INSERT OR UPDATE ON tbl FOR EACH ROW EXECUTE FUNCTION pg_embed_provenance_trigger(''body'', ''embedding'', ''model_id'', ''doc'');';
     END IF;
     PERFORM @extschema@.pg_embed_check_column(TG_RELID, text_col, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, vec_col, ARRAY['@extschema@.vector'::regtype], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID, vec_col, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
     PERFORM @extschema@.pg_embed_check_column(TG_RELID, id_col, '{text}', 'model id');
     body := to_jsonb(NEW) ->> text_col;
     IF body IS NULL THEN
@@ -116,8 +130,7 @@ BEGIN
        AND (to_jsonb(NEW) ->> vec_col) IS NOT NULL THEN
         RETURN NEW;
     END IF;
-    v := @extschema@.embed(body, model);
-    NEW := jsonb_populate_record(NEW, jsonb_build_object(vec_col, v::text, id_col, mid));
+    NEW := jsonb_populate_record(NEW, jsonb_build_object(vec_col, @extschema@.embed(body, model)::text, id_col, mid));
     RETURN NEW;
 END
 $$;
@@ -143,8 +156,10 @@ CREATE FUNCTION pg_embed_ab_compare(
                  mrr_at_10 float8, recall_at_10 float8, p_at_1 float8, ndcg_at_10 float8)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET enable_indexscan = off  -- exact ranking for both models, whatever indexes exist
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    vs text := @extschema@.pg_embed_vector_schema();
     embedded bigint;
     n_docs bigint;
     ints regtype[] := '{smallint,integer,bigint}';
@@ -159,8 +174,8 @@ BEGIN
     END IF;
     PERFORM @extschema@.pg_embed_check_column(documents, id_column, ints, 'document id');
     PERFORM @extschema@.pg_embed_check_column(documents, text_column, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(documents, current_column, ARRAY['@extschema@.vector'::regtype], 'current vector');
-    PERFORM @extschema@.pg_embed_check_column(documents, candidate_column, ARRAY['@extschema@.vector'::regtype], 'candidate vector');
+    PERFORM @extschema@.pg_embed_check_column(documents, current_column, ARRAY[@extschema@.pg_embed_vector_type()], 'current vector');
+    PERFORM @extschema@.pg_embed_check_column(documents, candidate_column, ARRAY[@extschema@.pg_embed_vector_type()], 'candidate vector');
     PERFORM @extschema@.pg_embed_check_column(queries, query_column, '{text,varchar}', 'query text');
     PERFORM @extschema@.pg_embed_check_column(queries, relevant_column, '{smallint[],integer[],bigint[]}', 'relevant document ids');
     IF current_column = candidate_column THEN
@@ -194,7 +209,7 @@ BEGIN
             FROM qe CROSS JOIN LATERAL (
                 SELECT id, row_number() OVER (ORDER BY dist, id) AS rank FROM (
                     SELECT %4$I::bigint AS id,
-                           CASE qe.col WHEN 1 THEN %5$I <=> qe.qv ELSE %6$I <=> qe.qv END AS dist
+                           CASE qe.col WHEN 1 THEN %5$I OPERATOR(%8$s.<=>) qe.qv ELSE %6$I OPERATOR(%8$s.<=>) qe.qv END AS dist
                     FROM %7$s WHERE %5$I IS NOT NULL AND %6$I IS NOT NULL
                     ORDER BY 2, 1 LIMIT 10) d) top
         ), per_query AS (
@@ -212,7 +227,7 @@ BEGIN
                avg(p.dcg / (SELECT sum(1 / log(2, i + 1.0)) FROM generate_series(1, least(p.n_rel, 10)) i))::float8
         FROM per_query p JOIN sides s USING (side)
         GROUP BY p.side, s.model, s.col ORDER BY s.col$q$,
-        query_column, relevant_column, queries, id_column, current_column, candidate_column, documents)
+        query_column, relevant_column, queries, id_column, current_column, candidate_column, documents, vs)
     USING current_model, candidate_model, sample, n_docs;
 END
 $$;

@@ -79,7 +79,8 @@ fn embed_explain(body: Text) -> pgrx::JsonB {
     }))
 }
 
-/// Decides every role afresh from the current settings and resources, and pins the choices.
+/// Decides every role afresh from the current settings and resources, and pins the choices
+/// for every session (embed_admin only; refused on a standby).
 #[pg_extern(volatile, parallel_unsafe)]
 fn pg_embed_reselect() -> TableIterator<'static, (name!(role, String), name!(model, Option<String>), name!(reason, String))> {
     TableIterator::new(routing::reselect())
@@ -110,18 +111,10 @@ CREATE TABLE pg_embed_selection (
     reason text NOT NULL DEFAULT '',
     chosen_at timestamptz NOT NULL DEFAULT now()
 );
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role: the first selection, kept until pg_embed_reselect() or a change of pg_embed.code_models / doc_models / fallback_model.';
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
 GRANT SELECT ON pg_embed_selection TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
--- Any session may pin a role's first selection, and only that: the pin is then changed only by
--- pg_embed_reselect().
-CREATE FUNCTION pg_embed_pin_first(p_role text, p_model text, p_preferences text, p_reason text)
-RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    INSERT INTO @extschema@.pg_embed_selection (role, model, preferences, reason)
-    VALUES (p_role, p_model, p_preferences, p_reason) ON CONFLICT (role) DO NOTHING;
-$$;
-COMMENT ON FUNCTION pg_embed_pin_first(text, text, text, text) IS 'Internal: pins a role''s first model selection if none is pinned yet.';
 "#,
     name = "selection_table",
     requires = ["user_models_table"],
@@ -131,7 +124,7 @@ extension_sql!(
     r#"
 REVOKE ALL ON FUNCTION pg_embed_reselect() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pg_embed_reselect() TO embed_admin;
-COMMENT ON FUNCTION embed_code(text) IS 'Embeds source code with the model routing picks for code (pg_embed.code_models; pinned per database, see pg_embed_selection).';
+COMMENT ON FUNCTION embed_code(text) IS 'Embeds source code with the model routing picks for code (the pin in pg_embed_selection, else the first model of pg_embed.code_models whose files are present).';
 COMMENT ON FUNCTION embed_auto(text) IS 'Detects whether a text is code or prose and embeds it with that role''s model; store embed_auto_model(text) next to the vector.';
 COMMENT ON FUNCTION embed_auto_model(text) IS 'The model embed_auto uses for this text.';
 COMMENT ON FUNCTION embed_explain(text) IS 'What embed_auto decides for a text and why: detected content and evidence, preferences, pinned model, what the policy would choose now and the resources it saw.';

@@ -15,25 +15,18 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use pgrx::prelude::*;
-use pgrx::{pg_sys, spi};
+use pgrx::pg_sys;
 
 use pg_embed_engine::vcache::{Key, VectorCache};
 use pg_embed_engine::Precision;
 
+use super::tables::{self, CacheAccess};
 use crate::gucs::{self, PersistentCache};
 
 thread_local! {
     static MEMORY: RefCell<VectorCache> = RefCell::new(VectorCache::new());
     /// Per statement (and user): the table's qualified name and what this role may do with it.
-    static ACCESS: RefCell<Option<(i64, pg_sys::Oid, Option<TableAccess>)>> = const { RefCell::new(None) };
-}
-
-#[derive(Clone)]
-struct TableAccess {
-    table: String,
-    read: bool,
-    write: bool,
+    static ACCESS: RefCell<Option<(i64, pg_sys::Oid, Option<CacheAccess>)>> = const { RefCell::new(None) };
 }
 
 /// Drops the oldest entries while the cache holds more than `pg_embed.cache_size` (all of
@@ -89,7 +82,7 @@ pub fn memory_usage() -> (usize, usize) {
     })
 }
 
-fn access() -> Option<TableAccess> {
+fn access() -> Option<CacheAccess> {
     // SAFETY: both read the current statement's start time and the current user; no preconditions.
     let (statement, user) = unsafe { (pg_sys::GetCurrentStatementStartTimestamp(), pg_sys::GetUserId()) };
     if let Some((s, u, a)) = ACCESS.with(|c| c.borrow().clone()) {
@@ -97,26 +90,7 @@ fn access() -> Option<TableAccess> {
             return a;
         }
     }
-    let found = Spi::connect(|client| -> spi::Result<Option<TableAccess>> {
-        let row = client
-            .select(
-                "SELECT format('%I.%I', n.nspname, c.relname), has_table_privilege(c.oid, 'SELECT'), \
-                        has_table_privilege(c.oid, 'INSERT') \
-                   FROM pg_extension e JOIN pg_depend d ON d.refobjid = e.oid AND d.classid = 'pg_class'::regclass \
-                   JOIN pg_class c ON c.oid = d.objid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                  WHERE e.extname = 'pg_embed' AND c.relname = 'pg_embed_cache' AND c.relkind = 'r'",
-                Some(1),
-                &[],
-            )?
-            .first();
-        if row.is_empty() {
-            return Ok(None);
-        }
-        let (table, read, write) = row.get_three::<String, bool, bool>()?;
-        Ok(table.map(|table| TableAccess { table, read: read.unwrap_or(false), write: write.unwrap_or(false) }))
-    })
-    .ok()
-    .flatten();
+    let found = tables::cache_access();
     ACCESS.with(|c| *c.borrow_mut() = Some((statement, user, found.clone())));
     found
 }
@@ -137,17 +111,7 @@ pub fn lookup_table(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
         return 0;
     }
     let Some(access) = access().filter(|a| a.read) else { return 0 };
-    let query = format!("SELECT key, embedding FROM {} WHERE key = ANY($1)", access.table);
-    let found: HashMap<Vec<u8>, Vec<f32>> = Spi::connect(|client| -> spi::Result<HashMap<Vec<u8>, Vec<f32>>> {
-        let mut found = HashMap::new();
-        for row in client.select(&query, None, &[missing.into()])? {
-            if let (Some(k), Some(v)) = (row.get::<Vec<u8>>(1)?, row.get::<Vec<f32>>(2)?) {
-                found.insert(k, v);
-            }
-        }
-        Ok(found)
-    })
-    .unwrap_or_default();
+    let found: HashMap<Vec<u8>, Vec<f32>> = tables::cache_lookup(&access, missing).into_iter().collect();
     let mut hits = 0;
     for (k, slot) in keys.iter().zip(out.iter_mut()) {
         if slot.is_none() {
@@ -166,29 +130,6 @@ pub fn store_table(model: &str, precision: Precision, identity: &str, entries: &
         return;
     }
     let Some(access) = access().filter(|a| a.write) else { return };
-    let query = format!(
-        "INSERT INTO {} (key, model, precision, model_files, embedding) VALUES ($1, $2, $3, $4, $5)",
-        access.table
-    );
-    Spi::connect_mut(|client| -> spi::Result<()> {
-        for (k, v) in entries {
-            client.update(
-                &query,
-                None,
-                &[k.to_vec().into(), model.into(), precision.as_str().into(), identity.into(), v.to_vec().into()],
-            )?;
-        }
-        Ok(())
-    })
-    .unwrap_or_else(|e| {
-        // Storing is an optimisation: the vectors are computed, so the call goes on.
-        pgrx::pg_sys::panic::ErrorReport::new(
-            pgrx::PgSqlErrorCode::ERRCODE_WARNING,
-            format!("pg_embed: could not store embeddings in {}", access.table),
-            "pg_embed",
-        )
-        .set_detail(e.to_string())
-        .set_hint("SET pg_embed.persistent_cache = 'read'; stops writing to the table.")
-        .report(pgrx::PgLogLevel::WARNING);
-    });
+    let rows: Vec<(Vec<u8>, Vec<f32>)> = entries.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    tables::cache_store(&access, model, precision.as_str(), identity, &rows);
 }

@@ -11,6 +11,7 @@ mod models;
 pub mod projections;
 pub mod routing;
 pub mod stats;
+pub mod tables;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,27 +22,66 @@ use pg_embed_engine::memory::{release_free_memory, resident_bytes};
 use pg_embed_engine::model::Embedded;
 use pg_embed_engine::stats::{Call, Event};
 use pg_embed_engine::vcache::{self, Key};
+use pg_embed_engine::batch::RunLimits;
+use pg_embed_engine::model::{InputPolicy, LongText};
+use pg_embed_engine::session::SessionOptions;
 use pg_embed_engine::{Embedder, EngineError, LoadOptions, ModelSpec, Precision};
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::gucs::{self, PersistentCache};
-pub use models::{all_specs, extension_schema, register, resolve};
-
-/// The model `embed_doc` uses.
-pub const DOC_MODEL: &str = "all-MiniLM-L6-v2";
+pub use models::{all_specs, register, resolve};
 
 thread_local! {
     static CACHE: RefCell<LruCache<Embedder>> = RefCell::new(LruCache::new());
 }
 
-fn load_options(spec: &ModelSpec) -> LoadOptions {
+/// Everything besides the model and the text that decides a vector or how it is computed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub precision: Precision,
+    pub policy: InputPolicy,
+    pub session: SessionOptions,
+    pub limits: RunLimits,
+    /// Whether the shared cache table may be read and written (pg_embed.persistent_cache).
+    pub shared_cache: bool,
+}
+
+impl Settings {
+    /// What the session's settings say for `spec` (the STABLE functions).
+    pub fn current(spec: &ModelSpec) -> Settings {
+        Settings {
+            precision: gucs::precision_for(spec),
+            policy: gucs::input_policy(),
+            session: gucs::session_options(),
+            limits: gucs::run_limits(),
+            shared_cache: true,
+        }
+    }
+
+    /// Settings that depend on the arguments alone (the IMMUTABLE entry point): the given
+    /// precision and long-text mode, one text per model run, one thread and full graph
+    /// optimisation, whatever the session has set, and no shared cache table. Only the size
+    /// bound (pg_embed.max_text_size) still comes from the session: it refuses, it never
+    /// changes a vector.
+    pub fn fixed(precision: Precision, long_text: LongText) -> Settings {
+        Settings {
+            precision,
+            policy: InputPolicy { long_text, ..gucs::input_policy() },
+            session: SessionOptions { arena: gucs::session_options().arena, ..SessionOptions::default() },
+            limits: RunLimits { max_texts: 1, ..RunLimits::default() },
+            shared_cache: false,
+        }
+    }
+}
+
+fn load_options(settings: &Settings) -> LoadOptions {
     LoadOptions {
         model_dir: gucs::model_dir(),
         runtime_library: gucs::onnxruntime_library(),
-        precision: gucs::precision_for(spec),
-        session: gucs::session_options(),
+        precision: settings.precision,
+        session: settings.session.clone(),
     }
 }
 
@@ -148,15 +188,23 @@ fn enforce_limit(cache: &mut LruCache<Embedder>, keep: &str) {
 /// embedding cache on, texts embedded before are taken from it; every call is counted in the
 /// statistics.
 pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
-    let started = Instant::now();
     let spec = resolve(name)?;
-    let opts = load_options(&spec);
+    let settings = Settings::current(&spec);
+    embed_as(&spec, texts, &settings)
+}
+
+/// [`embed`] with explicit settings instead of the session's.
+pub fn embed_as(spec: &ModelSpec, texts: &[&str], settings: &Settings) -> Result<Embedded, EngineError> {
+    let started = Instant::now();
+    let name = spec.name.as_str();
+    let opts = load_options(settings);
     let mut call = Call { texts: texts.len() as u64, ..Call::default() };
     cache::enforce_budget();
-    let out = if gucs::cache_bytes() == 0 && gucs::persistent_cache() == PersistentCache::Off {
-        embed_in_cache(name, &spec, &opts, texts)
+    let table = settings.shared_cache && gucs::persistent_cache() != PersistentCache::Off;
+    let out = if gucs::cache_bytes() == 0 && !table {
+        embed_in_cache(name, spec, &opts, settings, texts)
     } else {
-        embed_cached(name, &spec, &opts, texts, &mut call)
+        embed_cached(name, spec, &opts, settings, table, texts, &mut call)
     };
     match &out {
         Ok(e) => {
@@ -173,14 +221,17 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
 
 /// [`embed_in_cache`] for the texts no cache holds; each distinct text is embedded once.
 /// `tokens` and `truncated` of the result count only what the model ran.
+#[allow(clippy::too_many_arguments)]
 fn embed_cached(
     name: &str,
     spec: &ModelSpec,
     opts: &LoadOptions,
+    settings: &Settings,
+    table: bool,
     texts: &[&str],
     call: &mut Call,
 ) -> Result<Embedded, EngineError> {
-    let policy = gucs::input_policy();
+    let policy = settings.policy;
     // The size bound holds for cached texts too.
     for t in texts {
         policy.check_size(t.len())?;
@@ -194,7 +245,9 @@ fn embed_cached(
     let keys: Vec<Key> = texts.iter().map(|t| vcache::key(name, opts.precision, &identity, policy.long_text, t)).collect();
     let mut found: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
     call.cache_hits = cache::lookup_memory(&keys, &mut found);
-    call.table_hits = cache::lookup_table(&keys, &mut found);
+    if table {
+        call.table_hits = cache::lookup_table(&keys, &mut found);
+    }
     let mut position: HashMap<Key, usize> = HashMap::new();
     let mut missing: Vec<&str> = Vec::new();
     let mut missing_keys: Vec<Key> = Vec::new();
@@ -208,10 +261,12 @@ fn embed_cached(
     let repeats = found.iter().filter(|v| v.is_none()).count() - missing.len();
     call.cache_hits += repeats as u64;
     call.cache_misses = missing.len() as u64;
-    let fresh = if missing.is_empty() { Embedded::default() } else { embed_in_cache(name, spec, opts, &missing)? };
+    let fresh = if missing.is_empty() { Embedded::default() } else { embed_in_cache(name, spec, opts, settings, &missing)? };
     let entries: Vec<(Key, &[f32])> = missing_keys.iter().copied().zip(fresh.vectors.iter().map(Vec::as_slice)).collect();
     cache::remember(&entries);
-    cache::store_table(name, opts.precision, &identity, &entries);
+    if table {
+        cache::store_table(name, opts.precision, &identity, &entries);
+    }
     let vectors = found
         .into_iter()
         .zip(&keys)
@@ -234,13 +289,18 @@ fn ready(cache: &mut LruCache<Embedder>, name: &str, spec: &ModelSpec, opts: &Lo
     Ok(())
 }
 
-fn embed_in_cache(name: &str, spec: &ModelSpec, opts: &LoadOptions, texts: &[&str]) -> Result<Embedded, EngineError> {
+fn embed_in_cache(
+    name: &str,
+    spec: &ModelSpec,
+    opts: &LoadOptions,
+    settings: &Settings,
+    texts: &[&str],
+) -> Result<Embedded, EngineError> {
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         ready(&mut cache, name, spec, opts)?;
         let before = resident_bytes();
-        let limits = gucs::run_limits();
-        let out = cache.get_mut(name).expect("loaded above").embed_with(texts, limits, gucs::input_policy(), &mut || {
+        let out = cache.get_mut(name).expect("loaded above").embed_with(texts, settings.limits, settings.policy, &mut || {
             pgrx::check_for_interrupts!();
         })?;
         if out.truncated > 0 {

@@ -7,9 +7,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use pgrx::prelude::*;
-
-use pg_embed_engine::catalog::{validate_name, ModelFiles, Pooling, PoolingKind};
+use pg_embed_engine::catalog::validate_name;
 use pg_embed_engine::{Catalog, EngineError, ModelSpec};
 
 thread_local! {
@@ -32,64 +30,13 @@ impl ModelSource {
     }
 }
 
-const USER_COLUMNS: &str = "name, dims, pooling, pooled_output, max_tokens, role, fp32_file, int8_file, \
-     tokenizer_file, int8_safe, query_prefix, document_prefix, repo, revision, license";
-
-fn spec_from_row(row: &pgrx::spi::SpiHeapTupleData) -> Result<ModelSpec, pgrx::spi::Error> {
-    let text = |i: usize| -> Result<String, pgrx::spi::Error> { Ok(row.get::<String>(i)?.unwrap_or_default()) };
-    let kind = match text(3)?.as_str() {
-        "cls" => PoolingKind::Cls,
-        "pooled" => PoolingKind::Pooled,
-        _ => PoolingKind::Mean,
-    };
-    let output = text(4)?;
-    Ok(ModelSpec {
-        name: text(1)?,
-        dims: row.get::<i32>(2)?.unwrap_or(0).max(0) as usize,
-        pooling: Pooling { kind, output: if output.is_empty() { "last_hidden_state".into() } else { output } },
-        max_tokens: row.get::<i32>(5)?.unwrap_or(0).max(0) as usize,
-        role: text(6)?,
-        files: ModelFiles { fp32: text(7)?, int8: text(8)?, tokenizer: text(9)? },
-        int8_safe: row.get::<bool>(10)?.unwrap_or(false),
-        int8_note: "registered by a user".into(),
-        query_prefix: text(11)?,
-        document_prefix: text(12)?,
-        repo: text(13)?,
-        revision: text(14)?,
-        license: text(15)?,
-        approx_mb: 1,
-        hub_files: Default::default(),
-        sha256: Default::default(),
-    })
-}
-
 fn user_spec(name: &str) -> Option<ModelSpec> {
     if let Some(s) = USER.with(|u| u.borrow().get(name).cloned()) {
         return Some(s);
     }
-    let query = format!("SELECT {USER_COLUMNS} FROM @extschema@.pg_embed_user_models WHERE name = $1")
-        .replace("@extschema@", &extension_schema());
-    let spec = Spi::connect(|client| -> Result<Option<ModelSpec>, pgrx::spi::Error> {
-        let table = client.select(&query, Some(1), &[name.into()])?;
-        match table.into_iter().next() {
-            Some(row) => Ok(Some(spec_from_row(&row)?)),
-            None => Ok(None),
-        }
-    })
-    .ok()
-    .flatten()?;
+    let spec = super::tables::user_model(name)?;
     USER.with(|u| u.borrow_mut().insert(name.to_string(), spec.clone()));
     Some(spec)
-}
-
-/// The schema pg_embed is installed in, quoted for SQL.
-pub fn extension_schema() -> String {
-    Spi::get_one::<String>(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_embed'",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| "public".into())
 }
 
 /// The entry for `name`, built-in first, then user-registered.
@@ -109,12 +56,7 @@ pub fn is_builtin(name: &str) -> bool {
 /// Every known model, built-in then user-registered, with its source.
 pub fn all_specs() -> Vec<(ModelSpec, ModelSource)> {
     let mut out: Vec<_> = BUILTIN.with(|c| c.models.iter().cloned().map(|m| (m, ModelSource::Builtin)).collect());
-    let query = format!("SELECT {USER_COLUMNS} FROM @extschema@.pg_embed_user_models ORDER BY name")
-        .replace("@extschema@", &extension_schema());
-    let users = Spi::connect(|client| -> Result<Vec<ModelSpec>, pgrx::spi::Error> {
-        client.select(&query, None, &[])?.into_iter().map(|row| spec_from_row(&row)).collect()
-    })
-    .unwrap_or_default();
+    let users = super::tables::user_models();
     out.extend(users.into_iter().map(|m| (m, ModelSource::User)));
     out
 }

@@ -13,7 +13,6 @@ use std::rc::Rc;
 
 use pg_embed_engine::ensemble::Projection;
 use pg_embed_engine::EngineError;
-use pgrx::prelude::*;
 
 type Key = (String, String);
 
@@ -21,30 +20,13 @@ thread_local! {
     static CACHE: RefCell<HashMap<Key, (String, Rc<Projection>)>> = RefCell::new(HashMap::new());
 }
 
-fn spi_error(e: pgrx::spi::Error) -> EngineError {
-    EngineError::ProjectionShape { reason: format!("could not read pg_embed_projections: {e}") }
-}
-
 /// The projections of `models` onto `reference`, in the order of `models`.
 pub fn fetch(models: &[&str], reference: &str) -> Result<Vec<Rc<Projection>>, EngineError> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
-    let table = format!("{}.pg_embed_projections", super::extension_schema());
     let names: Vec<String> = models.iter().map(|m| m.to_string()).collect();
-    let versions: HashMap<String, String> = Spi::connect(|c| -> Result<_, pgrx::spi::Error> {
-        let rows = c.select(
-            &format!("SELECT model, format('%s/%s/%s', version, xmin, ctid) FROM {table} WHERE reference = $1 AND model = ANY($2)"),
-            None,
-            &[reference.into(), names.clone().into()],
-        )?;
-        let mut out = HashMap::new();
-        for row in rows {
-            out.insert(row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default());
-        }
-        Ok(out)
-    })
-    .map_err(spi_error)?;
+    let versions: HashMap<String, String> = super::tables::projection_versions(&names, reference).into_iter().collect();
     let mut out = Vec::with_capacity(models.len());
     for m in models {
         let Some(version) = versions.get(*m) else {
@@ -55,7 +37,7 @@ pub fn fetch(models: &[&str], reference: &str) -> Result<Vec<Rc<Projection>>, En
         let p = match cached {
             Some(p) => p,
             None => {
-                let p = Rc::new(read(&table, m, reference)?);
+                let p = Rc::new(read(m, reference)?);
                 CACHE.with(|c| c.borrow_mut().insert(key, (version.clone(), p.clone())));
                 p
             }
@@ -65,17 +47,9 @@ pub fn fetch(models: &[&str], reference: &str) -> Result<Vec<Rc<Projection>>, En
     Ok(out)
 }
 
-fn read(table: &str, model: &str, reference: &str) -> Result<Projection, EngineError> {
-    let (dims_in, dims_out, matrix) = Spi::connect(|c| -> Result<_, pgrx::spi::Error> {
-        let row = c
-            .select(
-                &format!("SELECT dims_in, dims_out, matrix FROM {table} WHERE model = $1 AND reference = $2"),
-                Some(1),
-                &[model.into(), reference.into()],
-            )?
-            .first();
-        Ok((row.get::<i32>(1)?.unwrap_or(0), row.get::<i32>(2)?.unwrap_or(0), row.get::<Vec<f32>>(3)?.unwrap_or_default()))
-    })
-    .map_err(spi_error)?;
+fn read(model: &str, reference: &str) -> Result<Projection, EngineError> {
+    // The row was there a moment ago; if it went since, the projection is missing.
+    let (dims_in, dims_out, matrix) = super::tables::projection(model, reference)
+        .ok_or_else(|| EngineError::ProjectionMissing { model: model.to_string(), reference: reference.to_string() })?;
     Projection::new(dims_in.max(0) as usize, dims_out.max(0) as usize, matrix)
 }

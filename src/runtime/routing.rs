@@ -1,28 +1,34 @@
 //! Routing: which model serves a role (code, doc, general), and keeping that choice stable.
 //!
-//! Vectors of different models cannot be compared, so a column must not silently mix them.
-//! The first selection for a role is pinned per database in `pg_embed_selection`, together
-//! with the preference list it was made from, and every session uses the pin. Only
-//! `pg_embed_reselect()` moves it. A session whose preference setting differs from the pin's
-//! decides for itself (the setting change moves it for that session) and says so once with a
-//! NOTICE; it does not move the pin for others. Within one transaction the answer never changes
-//! (it is cached per transaction).
+//! Vectors of different models cannot be compared, so a column must not silently mix them, and
+//! an embedding call must neither write nor wait. So the choice is a pure function of what
+//! every backend of a database sees alike:
 //!
-//! Where the first pin cannot be written (a parallel worker, a read-only transaction, a
-//! standby), the backend decides for itself with the same policy and writes nothing.
+//! - a role's **pin** in `pg_embed_selection`, written only by `pg_embed_reselect()` (in its own
+//!   statement, by embed_admin) after running the resource-aware policy (free memory, load);
+//! - without a pin, the **static choice**: the first preferred model whose files are present
+//!   and that fits `pg_embed.memory_limit`, else the fallback model. It does not look at load
+//!   or free memory, which differ between backends and moments, so every backend and every
+//!   parallel worker (which run with the leader's settings) picks the same model.
+//!
+//! A session whose preference setting differs from the pin's decides for itself by the static
+//! rule (the setting change moves it for that session) and says so once with a NOTICE. Within
+//! one transaction the answer never changes (it is cached per transaction).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
-use pgrx::prelude::*;
+use pgrx::pg_sys;
 
 use pg_embed_engine::resources::{snapshot, Resources};
+use pgrx::PgSqlErrorCode;
 use pg_embed_engine::select::{decide, Candidate, Decision, Inputs};
 
 use pg_embed_engine::EngineError;
 
+use crate::error::report;
 use crate::gucs;
-use crate::runtime::{resolve, MB};
+use crate::runtime::{resolve, tables, MB};
 
 /// A role's model and how it was arrived at.
 #[derive(Debug, Clone)]
@@ -56,53 +62,31 @@ fn candidate(name: &str) -> Option<Candidate> {
     Some(Candidate { name: spec.name, approx_bytes: u64::from(spec.approx_mb) * MB, present })
 }
 
-/// Runs the selection policy for `role` with the current preferences and resources.
+/// Runs the selection policy for `role` with the current preferences and the machine's
+/// resources now (what `pg_embed_reselect()` pins and `embed_explain` shows).
 pub fn decide_now(role: &str) -> (Decision, Resources, String) {
+    decide_with(role, snapshot(), super::held_bytes())
+}
+
+/// The static choice for `role`: the policy with resources left out (see the module comment).
+pub fn decide_static(role: &str) -> (Decision, String) {
+    let (d, _, prefs) = decide_with(role, Resources::unconstrained(), 0);
+    (d, prefs)
+}
+
+fn decide_with(role: &str, resources: Resources, held_bytes: u64) -> (Decision, Resources, String) {
     let prefs = gucs::preferences(role);
     let preferences = prefs.split(',').map(str::trim).filter(|s| !s.is_empty()).filter_map(candidate).collect();
     let fallback = gucs::fallback_model().and_then(|f| candidate(&f));
-    let resources = snapshot();
     let inputs = Inputs {
         role: role.to_string(),
         preferences,
         fallback,
         memory_limit: gucs::memory_limit_bytes(),
-        held_bytes: super::held_bytes(),
+        held_bytes,
         resources,
     };
     (decide(&inputs), resources, prefs)
-}
-
-fn read_pin(role: &str) -> Option<(String, String)> {
-    Spi::connect(|c| -> Result<Option<(String, String)>, pgrx::spi::Error> {
-        let mut t = c.select(
-            "SELECT model, preferences FROM pg_embed_selection WHERE role = $1",
-            Some(1),
-            &[role.into()],
-        )?;
-        match t.next() {
-            Some(row) => Ok(Some((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()))),
-            None => Ok(None),
-        }
-    })
-    .ok()
-    .flatten()
-}
-
-fn can_write() -> bool {
-    // SAFETY: plain reads of backend state.
-    unsafe { !pg_sys::IsInParallelMode() && !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
-}
-
-fn write_pin(role: &str, model: &str, prefs: &str, reason: &str, replace: bool) {
-    let sql = if replace {
-        "INSERT INTO pg_embed_selection (role, model, preferences, reason) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (role) DO UPDATE SET model = EXCLUDED.model, preferences = EXCLUDED.preferences, \
-         reason = EXCLUDED.reason, chosen_at = now()"
-    } else {
-        "SELECT pg_embed_pin_first($1, $2, $3, $4)"
-    };
-    let _ = Spi::run_with_args(sql, &[role.into(), model.into(), prefs.into(), reason.into()]);
 }
 
 /// The model serving `role` now.
@@ -113,42 +97,43 @@ pub fn choose(role: &str) -> Result<Choice, EngineError> {
     if let Some(c) = CACHE.with(|c| c.borrow().get(&key).filter(|(t, _)| *t == now).map(|(_, c)| c.clone())) {
         return Ok(c);
     }
-    let choice = match read_pin(role) {
+    let choice = match tables::pin(role) {
         Some((model, pinned_prefs)) if pinned_prefs == prefs => Choice { model, pinned: true },
         pin => {
-            let (decision, _, prefs) = decide_now(role);
-            let model = decision.model.clone().ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
-            let mut pinned = false;
-            if pin.is_none() && can_write() {
-                write_pin(role, &model, &prefs, &decision.reason, false);
-                pinned = read_pin(role).is_some_and(|(m, p)| m == model && p == prefs);
-            }
-            if !pinned && pin.is_some() && NOTICED_MISSING.with(|n| n.borrow_mut().insert(format!("prefs:{role}:{prefs}"))) {
+            let (decision, prefs) = decide_static(role);
+            let model = decision.model.ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
+            if pin.is_some() && NOTICED_MISSING.with(|n| n.borrow_mut().insert(format!("prefs:{role}:{prefs}"))) {
                 pgrx::notice!(
                     "pg_embed: this session's preferences for {role} differ from the pinned ones; using \"{model}\" in this session only"
                 );
             }
-            Choice { model, pinned }
+            Choice { model, pinned: false }
         }
     };
     CACHE.with(|c| c.borrow_mut().insert(key, (now, choice.clone())));
     Ok(choice)
 }
 
-/// Decides every role afresh and pins the results. Returns `(role, model, reason)`.
+/// Decides every role afresh with the resource-aware policy and pins the results for every
+/// session. Returns `(role, model, reason)`. Refused on a standby: pins live in a table, which
+/// only the primary can write (the standby follows the primary's pins).
 pub fn reselect() -> Vec<(String, Option<String>, String)> {
+    // SAFETY: reads backend state.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        report(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "pg_embed_reselect() cannot run on a standby",
+            Some("Routing pins are decided on the primary and reach standbys through replication.".into()),
+            Some("Run SELECT pg_embed_reselect(); on the primary.".into()),
+        );
+    }
     CACHE.with(|c| c.borrow_mut().clear());
     NOTICED_MISSING.with(|n| n.borrow_mut().clear());
     ["code", "doc", "general"]
         .into_iter()
         .map(|role| {
             let (d, _, prefs) = decide_now(role);
-            match &d.model {
-                Some(m) => write_pin(role, m, &prefs, &d.reason, true),
-                None => {
-                    let _ = Spi::run_with_args("DELETE FROM pg_embed_selection WHERE role = $1", &[role.into()]);
-                }
-            }
+            tables::set_pin(role, d.model.as_deref().map(|m| (m, prefs.as_str(), d.reason.as_str())));
             (role.to_string(), d.model, d.reason)
         })
         .collect()

@@ -13,6 +13,14 @@ pub struct Resources {
     pub cpus: usize,
 }
 
+impl Resources {
+    /// A machine with room for anything and nothing else running: with it, selection depends
+    /// only on preferences, files present and the memory limit, the same in every process.
+    pub fn unconstrained() -> Resources {
+        Resources { available_bytes: u64::MAX, load_per_cpu: 0.0, cpus: 1 }
+    }
+}
+
 /// Reads the current figures.
 pub fn snapshot() -> Resources {
     let mut sys = sysinfo::System::new();

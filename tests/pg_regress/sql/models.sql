@@ -2,9 +2,11 @@
 \set VERBOSITY terse
 SELECT name, source, role, dims, precisions, files_present FROM pg_embed_models ORDER BY source, name;
 
--- embed(text, model) with each model present; it is IMMUTABLE (files of a name never change).
+-- embed(text, model) with each model present; it is STABLE (pg_embed.precision picks the file),
+-- embed_fixed(text, model, precision) is the IMMUTABLE way.
 SELECT vector_dims(embed('hello', 'all-MiniLM-L6-v2')) AS l6, vector_dims(embed('hello', 'paraphrase-MiniLM-L3-v2')) AS l3;
-SELECT provolatile FROM pg_proc WHERE proname = 'embed';
+SELECT proname, provolatile FROM pg_proc WHERE proname IN ('embed', 'embed_fixed') ORDER BY proname;
+SELECT embed_fixed('hello', 'all-MiniLM-L6-v2', 'fp32') = embed('hello', 'all-MiniLM-L6-v2') AS fixed_fp32_is_embed;
 SELECT round((embed('hello world', 'all-MiniLM-L6-v2') <=> embed_doc('hello world'))::numeric, 6) AS same_as_embed_doc;
 
 -- Names are validated: nothing outside the model directory can be reached.

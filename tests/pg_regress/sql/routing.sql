@@ -1,10 +1,15 @@
--- Routing: code and prose go to their role's model, chosen by policy and pinned per database.
+-- Routing: code and prose go to their role's model, chosen by policy; pg_embed_reselect() pins
+-- the choice per database. Embedding calls never write a pin.
 \set VERBOSITY terse
 SELECT * FROM pg_embed_selection;
 -- The code preferences name UniXcoder and CodeT5+ first; their files are not installed here, so
 -- each is skipped with a one-time NOTICE and the small model serves code.
 SELECT vector_dims(embed_code('def add(a, b):\n    return a + b')) AS code_dims;
 SELECT vector_dims(embed_code('fn main() {}')) AS again_no_notice;
+-- Nothing was written: without a pin every backend takes the first preferred model present.
+SELECT role, model, preferences FROM pg_embed_selection ORDER BY role;
+-- pg_embed_reselect() runs the resource-aware policy and pins its choice for every session.
+SELECT role, model FROM pg_embed_reselect() ORDER BY role;
 SELECT role, model, preferences FROM pg_embed_selection ORDER BY role;
 
 -- embed_auto detects the content.
