@@ -35,10 +35,12 @@ PY
 mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
 cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
 chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
-# A model folder whose model.onnx the cache test replaces in place (with the int8 file).
-mkdir -p "$faults/swap/all-MiniLM-L6-v2"
-cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/swap/all-MiniLM-L6-v2/"
-chown -R postgres: "$faults/swap"
+# Model folders whose model.onnx the cache and provenance tests replace (with the int8 file).
+for f in swap replace; do
+  mkdir -p "$faults/$f/all-MiniLM-L6-v2"
+  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/$f/all-MiniLM-L6-v2/"
+  chown -R postgres: "$faults/$f"
+done
 # A library that exists but is not ONNX Runtime, and an ONNX Runtime too old for pg_embed.
 not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
 old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
@@ -110,8 +112,8 @@ for stage in $stages; do
       # REGRESS_ONLY="a b" runs just those files (of the schedule) while working on them.
       tests=${REGRESS_ONLY:-$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')}
       set +e
-      # A server with RUST_BACKTRACE set adds Rust backtraces to some DETAIL lines.
-      env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$regress" --temp-instance="$run/tmp" --bindir="$PG_BIN" \
+      # The server runs with RUST_BACKTRACE set: no error may carry a Rust backtrace anyway.
+      env -u RUST_LIB_BACKTRACE RUST_BACKTRACE=1 runuser -u postgres -- "$regress" --temp-instance="$run/tmp" --bindir="$PG_BIN" \
         --inputdir="$run" --outputdir="$run" --dbname=regression \
         --load-extension=vector --load-extension=pg_embed $tests
       rc=$?; set -e

@@ -41,8 +41,25 @@ pub enum PrecisionSetting {
 static PRECISION: GucSetting<PrecisionSetting> = GucSetting::<PrecisionSetting>::new(PrecisionSetting::Auto);
 
 /// ONNX Runtime intra-op threads per backend. 1 by default: parallelism comes from backends
-/// and parallel workers, and spinning threads of several backends fight on few cores.
+/// and parallel workers, and spinning threads of several backends fight on few cores. At most
+/// [`MAX_THREADS`]: more threads than that only oversubscribe the CPUs of a database server.
 static THREADS: GucSetting<i32> = GucSetting::<i32>::new(1);
+
+/// The bounds of the settings any role may change: each keeps one session from taking the
+/// machine (the README gives the reasons). Superusers can raise nothing beyond them either;
+/// they are far above what helps.
+pub const MAX_THREADS: i32 = 8;
+/// Model memory per backend: the largest catalog model in fp32 (about 730 MB) several times over.
+pub const MAX_MEMORY_LIMIT_MB: i32 = 4096;
+/// The vector cache per backend: about 600,000 vectors of 384 dimensions.
+pub const MAX_CACHE_SIZE_MB: i32 = 1024;
+/// Texts per model run: beyond 256, batches only grow the arena (padding is paid in full).
+pub const MAX_BATCH_SIZE: i32 = 256;
+/// Padded tokens per run: 16,384 keeps one run's activations of a base-size model under about
+/// 1 GB and a run short enough to check for cancellation often.
+pub const MAX_RUN_TOKENS: i32 = 16_384;
+/// One text: 64 MB (about 16 million tokens, whose ids take 64 MB in window mode).
+pub const MAX_TEXT_KB: i32 = 64 * 1024;
 
 /// Memory the models of one backend may hold, in MB. Loading a model evicts the least recently
 /// used ones to stay under it. 1 GB holds the default model in fp32 several times over.
@@ -111,7 +128,8 @@ pub enum GraphOptimization {
 static GRAPH_OPTIMIZATION: GucSetting<GraphOptimization> = GucSetting::<GraphOptimization>::new(GraphOptimization::All);
 
 /// Let idle ONNX Runtime threads spin. Off: with one thread per backend it gains nothing, and
-/// with more it burns CPU that other backends need.
+/// with more it burns CPU that other backends need. Superuser-only: spinning threads of one
+/// session slow every other backend (and delay that session's own cancel).
 static SPINNING: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// ONNX Runtime's CPU memory arena. On: large runs are faster with it; its growth is bounded
@@ -133,9 +151,9 @@ pub enum PersistentCache {
     Write,
 }
 
-/// The shared cache table pg_embed_cache: `read` looks texts up there, `write` also stores
-/// new vectors where a write is possible (see README, Embedding cache). Off by default: the
-/// table holds vectors of every text embedded, readable by whoever may read it.
+/// The shared cache table pg_embed_cache: `read` looks texts up there; `write` also makes
+/// pg_embed_backfill store the vectors it computes there (through pg_embed_cache_store).
+/// Embedding calls never write it (see README, Embedding cache). Off by default.
 static PERSISTENT_CACHE: GucSetting<PersistentCache> = GucSetting::<PersistentCache>::new(PersistentCache::Off);
 
 /// Count calls in pg_embed_stats. Superuser-only, so a session cannot hide its use; off only
@@ -173,7 +191,7 @@ pub fn init() {
         c"Applies to models loaded after the change.",
         &THREADS,
         1,
-        64,
+        MAX_THREADS,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -183,7 +201,7 @@ pub fn init() {
         c"Measured as resident memory growth while loading and running each model; the least recently used models are evicted to stay under it.",
         &MEMORY_LIMIT_MB,
         16,
-        i32::MAX,
+        MAX_MEMORY_LIMIT_MB,
         GucContext::Userset,
         GucFlags::UNIT_MB,
     );
@@ -201,7 +219,7 @@ pub fn init() {
         c"Texts are sorted by token count first, so a run pads little.",
         &BATCH_SIZE,
         1,
-        1024,
+        MAX_BATCH_SIZE,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -211,7 +229,7 @@ pub fn init() {
         c"Bounds the time between two checks for cancellation and the memory one run takes.",
         &MAX_TOKENS_PER_RUN,
         64,
-        1_048_576,
+        MAX_RUN_TOKENS,
         GucContext::Userset,
         GucFlags::default(),
     );
@@ -229,7 +247,7 @@ pub fn init() {
         c"Bounds the memory and time one text can take.",
         &MAX_TEXT_SIZE_KB,
         1,
-        1024 * 1024,
+        MAX_TEXT_KB,
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
@@ -278,7 +296,7 @@ pub fn init() {
         c"Let idle ONNX Runtime threads spin waiting for work.",
         c"Only matters with pg_embed.threads above 1.",
         &SPINNING,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
@@ -295,14 +313,14 @@ pub fn init() {
         c"Keyed by model, precision, the model files' identity, pg_embed.long_text and the text; least recently used entries are dropped to stay under it.",
         &CACHE_SIZE_MB,
         0,
-        i32::MAX,
+        MAX_CACHE_SIZE_MB,
         GucContext::Userset,
         GucFlags::UNIT_MB,
     );
     GucRegistry::define_enum_guc(
         c"pg_embed.persistent_cache",
         c"Use the shared cache table pg_embed_cache: off, read, or write.",
-        c"write stores new vectors only where writing is possible (not in parallel workers, read-only transactions or on a standby) and the role may insert into the table.",
+        c"Embedding calls only read it; with write, pg_embed_backfill also stores what it embeds (roles that may run pg_embed_cache_store).",
         &PERSISTENT_CACHE,
         GucContext::Userset,
         GucFlags::default(),

@@ -19,6 +19,10 @@ mod vector;
 /// after the fork, on first use.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Errors reach users as SQLSTATE, message, detail and hint, never with a Rust backtrace in
+    // the detail (which the error machinery adds when one was captured): capturing is off for
+    // this process whatever RUST_BACKTRACE says. Set here, before any thread of ours exists.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     runtime::stats::init();
 }

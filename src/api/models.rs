@@ -178,14 +178,16 @@ CREATE TABLE pg_embed_user_models (
     pooled_output text NOT NULL DEFAULT 'last_hidden_state',
     max_tokens int NOT NULL DEFAULT 256 CHECK (max_tokens BETWEEN 8 AND 8192),
     role text NOT NULL DEFAULT 'general' CHECK (role IN ('code', 'doc', 'general')),
-    fp32_file text NOT NULL DEFAULT 'model.onnx',
-    int8_file text NOT NULL DEFAULT '',
-    tokenizer_file text NOT NULL DEFAULT 'tokenizer.json',
+    -- File names are one path component inside the model's folder, however the row is
+    -- written (pg_embed_register_model checks the same): nothing outside can be read or hashed.
+    fp32_file text NOT NULL DEFAULT 'model.onnx' CHECK (fp32_file ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
+    int8_file text NOT NULL DEFAULT '' CHECK (int8_file ~ '^([A-Za-z0-9_-][A-Za-z0-9._-]{0,99})?$'),
+    tokenizer_file text NOT NULL DEFAULT 'tokenizer.json' CHECK (tokenizer_file ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
     int8_safe boolean NOT NULL DEFAULT false,
     query_prefix text NOT NULL DEFAULT '',
     document_prefix text NOT NULL DEFAULT '',
-    repo text NOT NULL DEFAULT '',
-    revision text NOT NULL DEFAULT '',
+    repo text NOT NULL DEFAULT '' CHECK (repo ~ '^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$' AND repo !~ '(^|/)\.\.?(/|$)'),
+    revision text NOT NULL DEFAULT '' CHECK (revision ~ '^[A-Za-z0-9_.%-]*$' AND revision !~ '^\.\.?$'),
     license text NOT NULL DEFAULT '',
     registered_at timestamptz NOT NULL DEFAULT now()
 );

@@ -1,16 +1,11 @@
 //! The embedding cache: this backend's memory (`pg_embed.cache_size`) first, then the shared
 //! table `pg_embed_cache` (`pg_embed.persistent_cache`).
 //!
-//! The table is read wherever a SELECT works, which is everywhere the embedding functions run
-//! (parallel workers, read-only transactions, standbys). It is written only where an INSERT
-//! cannot fail for the context: not in parallel mode (workers, or a leader while they run),
-//! not in a read-only transaction, not during recovery, and only by roles with INSERT on it.
-//! Elsewhere new vectors stay in this backend's memory cache only.
-//!
-//! The table has no unique index on purpose: an INSERT then never waits for another
-//! transaction inserting the same key (ON CONFLICT would, and two backfills inserting shared
-//! texts in different orders could deadlock). Two backends that miss the same text at the
-//! same moment both store it; the rows are equal, and a lookup takes either.
+//! Embedding calls only read the table (wherever a SELECT works: parallel workers, read-only
+//! transactions, standbys); they never write it. Rows are added by `pg_embed_cache_store()`
+//! (and by `pg_embed_backfill` with `pg_embed.persistent_cache = write`), which computes every
+//! vector itself from the text and runs as the extension's owner: no role can insert a vector
+//! of its choosing under a text's key, so no session can be served a poisoned vector.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -95,17 +90,16 @@ fn access() -> Option<CacheAccess> {
     found
 }
 
-/// Whether an INSERT may run here without failing for the context.
-fn writable_here() -> bool {
-    // SAFETY: read-only queries of the transaction state; no preconditions.
-    unsafe { !pg_sys::IsInParallelMode() && !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
-}
-
 /// Looks the keys still missing in `out` up in the table; returns how many were found.
 pub fn lookup_table(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
     if gucs::persistent_cache() == PersistentCache::Off {
         return 0;
     }
+    lookup_table_always(keys, out)
+}
+
+/// [`lookup_table`] whatever `pg_embed.persistent_cache` says.
+pub fn lookup_table_always(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
     let missing: Vec<Vec<u8>> = keys.iter().zip(out.iter()).filter(|(_, v)| v.is_none()).map(|(k, _)| k.to_vec()).collect();
     if missing.is_empty() {
         return 0;
@@ -124,12 +118,11 @@ pub fn lookup_table(keys: &[Key], out: &mut [Option<Vec<f32>>]) -> u64 {
     hits
 }
 
-/// Stores new vectors in the table where that is possible (see the module comment).
-pub fn store_table(model: &str, precision: Precision, identity: &str, entries: &[(Key, &[f32])]) {
-    if entries.is_empty() || gucs::persistent_cache() != PersistentCache::Write || !writable_here() {
-        return;
+/// Stores `(key, vector)` rows computed by [`super::store_in_table`]; returns how many were
+/// new (a key stored meanwhile by another session is kept as it is).
+pub fn store_rows(model: &str, precision: Precision, identity: &str, rows: &[(Vec<u8>, Vec<f32>)]) -> u64 {
+    match access().filter(|a| a.write) {
+        Some(access) if !rows.is_empty() => tables::cache_store(&access, model, precision.as_str(), identity, rows),
+        _ => 0,
     }
-    let Some(access) = access().filter(|a| a.write) else { return };
-    let rows: Vec<(Vec<u8>, Vec<f32>)> = entries.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
-    tables::cache_store(&access, model, precision.as_str(), identity, &rows);
 }

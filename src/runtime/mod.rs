@@ -150,9 +150,9 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
     };
     // The fallback setting decides what is pinned now (a model pinned under an earlier value is not).
     cache.pin_only(gucs::fallback_model().as_deref());
-    let held = precisions(cache);
-    let evicted = cache.make_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
-    notice_evicted(&evicted, &held, "to stay under pg_embed.memory_limit");
+    // Whether room can be made at all is known before loading; nothing is evicted until the
+    // new model has loaded, so a load that fails (missing or corrupt file) costs no other model.
+    cache.plan_room(estimate, limit, None).map_err(|held| too_big(held, estimate))?;
     let before = resident_bytes();
     let mut embedder = Embedder::load(spec, opts)?;
     // A built-in entry's token limit is known to fit its model; a user's is proven here.
@@ -163,6 +163,10 @@ fn load(cache: &mut LruCache<Embedder>, spec: &ModelSpec, opts: &LoadOptions) ->
     if bytes > limit {
         drop(embedder);
         return Err(too_big(0, bytes));
+    }
+    let held = precisions(cache);
+    if let Ok(evicted) = cache.make_room(bytes, limit, None) {
+        notice_evicted(&evicted, &held, "to stay under pg_embed.memory_limit");
     }
     cache.insert(&spec.name, embedder, bytes);
     stats::event(&spec.name, opts.precision.as_str(), Event::Load);
@@ -264,9 +268,6 @@ fn embed_cached(
     let fresh = if missing.is_empty() { Embedded::default() } else { embed_in_cache(name, spec, opts, settings, &missing)? };
     let entries: Vec<(Key, &[f32])> = missing_keys.iter().copied().zip(fresh.vectors.iter().map(Vec::as_slice)).collect();
     cache::remember(&entries);
-    if table {
-        cache::store_table(name, opts.precision, &identity, &entries);
-    }
     let vectors = found
         .into_iter()
         .zip(&keys)
@@ -275,10 +276,55 @@ fn embed_cached(
     Ok(Embedded { vectors, truncated: fresh.truncated, tokens: fresh.tokens })
 }
 
+/// Embeds those of `texts` that the shared cache table lacks, with the session's precision
+/// and long-text mode, and stores them there; returns how many rows were added. Only this
+/// writes the table (for `pg_embed_cache_store`, which runs as the extension's owner): the
+/// vectors are always computed here, from the text, so no row can hold a vector under
+/// another text's key.
+pub fn store_in_table(name: &str, texts: &[&str]) -> Result<u64, EngineError> {
+    let spec = resolve(name)?;
+    let settings = Settings { shared_cache: false, ..Settings::current(&spec) };
+    let opts = load_options(&settings);
+    for t in texts {
+        settings.policy.check_size(t.len())?;
+    }
+    let identity = CACHE.with(|cache| -> Result<String, EngineError> {
+        let mut cache = cache.borrow_mut();
+        ready(&mut cache, name, &spec, &opts)?;
+        Ok(cache.peek(name).expect("loaded above").identity().to_string())
+    })?;
+    let keys: Vec<Key> =
+        texts.iter().map(|t| vcache::key(name, opts.precision, &identity, settings.policy.long_text, t)).collect();
+    let mut found: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
+    cache::lookup_table_always(&keys, &mut found);
+    let mut seen: HashMap<Key, ()> = HashMap::new();
+    let (missing, missing_keys): (Vec<&str>, Vec<Key>) = keys
+        .iter()
+        .zip(&found)
+        .zip(texts)
+        .filter(|((k, v), _)| v.is_none() && seen.insert(**k, ()).is_none())
+        .map(|((k, _), t)| (*t, *k))
+        .unzip();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let fresh = embed_in_cache(name, &spec, &opts, &settings, &missing)?;
+    let rows: Vec<(Vec<u8>, Vec<f32>)> = missing_keys.iter().map(|k| k.to_vec()).zip(fresh.vectors).collect();
+    Ok(cache::store_rows(name, opts.precision, &identity, &rows))
+}
+
 /// Makes sure `name` is loaded as the settings now ask (reloading it if its precision or
 /// ONNX Runtime options changed).
 fn ready(cache: &mut LruCache<Embedder>, name: &str, spec: &ModelSpec, opts: &LoadOptions) -> Result<(), EngineError> {
-    let stale = cache.peek(name).is_some_and(|m| m.precision() != opts.precision || *m.session_options() != opts.session);
+    // Also stale: files that are no longer the ones on disk under pg_embed.model_dir (replaced
+    // in place, or another folder set), so the model ids reported always name the files that
+    // embed. Two stat calls; an unreadable folder keeps the loaded copy serving.
+    let stale = cache.peek(name).is_some_and(|m| {
+        m.precision() != opts.precision
+            || *m.session_options() != opts.session
+            || pg_embed_engine::files::locate(spec, &opts.model_dir, opts.precision)
+                .is_ok_and(|paths| pg_embed_engine::files::identity(&paths) != m.identity())
+    });
     if stale {
         cache.remove(name);
         release_free_memory();

@@ -53,13 +53,20 @@ fn transaction_start() -> i64 {
 fn candidate(name: &str) -> Option<Candidate> {
     let spec = resolve(name).ok()?;
     let model_dir = gucs::model_dir();
-    let dir = model_dir.join(&spec.name);
     let precision = gucs::precision_for(&spec);
     let present = pg_embed_engine::files::locate(&spec, &model_dir, precision).is_ok();
-    if !present && NOTICED_MISSING.with(|n| n.borrow_mut().insert(name.to_string())) {
-        pgrx::notice!("pg_embed: model \"{name}\" skipped: its files are not in \"{}\"", dir.display());
-    }
     Some(Candidate { name: spec.name, approx_bytes: u64::from(spec.approx_mb) * MB, present })
+}
+
+/// Says once per backend which preferred models a decision passed over for lack of files.
+fn notice_skipped(decision: &Decision) {
+    let Some(chosen) = decision.model.as_deref() else { return };
+    let dir = gucs::model_dir();
+    for (model, verdict) in decision.considered.iter().take_while(|(m, _)| m != chosen) {
+        if verdict == "files not present" && NOTICED_MISSING.with(|n| n.borrow_mut().insert(model.clone())) {
+            pgrx::notice!("pg_embed: model \"{model}\" skipped: its files are not in \"{}\"", dir.join(model).display());
+        }
+    }
 }
 
 /// Runs the selection policy for `role` with the current preferences and the machine's
@@ -101,7 +108,11 @@ pub fn choose(role: &str) -> Result<Choice, EngineError> {
         Some((model, pinned_prefs)) if pinned_prefs == prefs => Choice { model, pinned: true },
         pin => {
             let (decision, prefs) = decide_static(role);
-            let model = decision.model.ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
+            notice_skipped(&decision);
+            // No preferred model has its files: take the first one anyway, so that a copy this
+            // backend still holds keeps serving, and otherwise its load names the missing file.
+            let first = prefs.split(',').map(str::trim).find(|s| !s.is_empty()).map(str::to_string);
+            let model = decision.model.or(first).ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
             if pin.is_some() && NOTICED_MISSING.with(|n| n.borrow_mut().insert(format!("prefs:{role}:{prefs}"))) {
                 pgrx::notice!(
                     "pg_embed: this session's preferences for {role} differ from the pinned ones; using \"{model}\" in this session only"
@@ -133,6 +144,7 @@ pub fn reselect() -> Vec<(String, Option<String>, String)> {
         .into_iter()
         .map(|role| {
             let (d, _, prefs) = decide_now(role);
+            notice_skipped(&d);
             tables::set_pin(role, d.model.as_deref().map(|m| (m, prefs.as_str(), d.reason.as_str())));
             (role.to_string(), d.model, d.reason)
         })

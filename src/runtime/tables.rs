@@ -362,19 +362,23 @@ pub fn cache_lookup(access: &CacheAccess, keys: Vec<Vec<u8>>) -> Vec<(Vec<u8>, V
     .unwrap_or_else(|e| spi_failed("pg_embed_cache", e))
 }
 
-/// Stores `(key, vector)` rows in the table.
-pub fn cache_store(access: &CacheAccess, model: &str, precision: &str, identity: &str, entries: &[(Vec<u8>, Vec<f32>)]) {
+/// Stores `(key, vector)` rows in the table, keeping rows already there; returns how many
+/// were added.
+pub fn cache_store(access: &CacheAccess, model: &str, precision: &str, identity: &str, entries: &[(Vec<u8>, Vec<f32>)]) -> u64 {
     let query = format!(
-        "INSERT INTO {} (key, model, precision, model_files, embedding) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO {} (key, model, precision, model_files, embedding) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (key) DO NOTHING RETURNING 1",
         access.table
     );
     with_fixed_path(|| {
-        Spi::connect_mut(|client| -> spi::Result<()> {
+        Spi::connect_mut(|client| -> spi::Result<u64> {
+            let mut added = 0;
             for (k, v) in entries {
-                client.update(&query, None, &[k.clone().into(), model.into(), precision.into(), identity.into(), v.clone().into()])?;
+                let status = client.update(&query, None, &[k.clone().into(), model.into(), precision.into(), identity.into(), v.clone().into()])?;
+                added += status.len() as u64;
             }
-            Ok(())
+            Ok(added)
         })
     })
-    .unwrap_or_else(|e| spi_failed("pg_embed_cache", e));
+    .unwrap_or_else(|e| spi_failed("pg_embed_cache", e))
 }

@@ -118,6 +118,16 @@ impl<T> LruCache<T> {
     /// limit`. Returns what it evicted, oldest first. If even evicting every candidate is not
     /// enough, it evicts nothing and returns `Err` with the bytes that would still be held.
     pub fn make_room(&mut self, need: u64, limit: u64, keep: Option<&str>) -> Result<Vec<Evicted>, u64> {
+        let plan = self.plan_room(need, limit, keep)?;
+        for e in &plan {
+            self.remove(&e.name);
+        }
+        Ok(plan)
+    }
+
+    /// What [`LruCache::make_room`] would evict, without evicting anything: lets a caller find
+    /// out whether a new entry can fit before paying for it, and evict only once it has it.
+    pub fn plan_room(&self, need: u64, limit: u64, keep: Option<&str>) -> Result<Vec<Evicted>, u64> {
         let mut candidates: Vec<(u64, String, u64)> = self
             .entries
             .iter()
@@ -136,9 +146,6 @@ impl<T> LruCache<T> {
         }
         if held + need > limit {
             return Err(held);
-        }
-        for e in &plan {
-            self.remove(&e.name);
         }
         Ok(plan)
     }

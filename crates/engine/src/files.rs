@@ -6,7 +6,7 @@
 //!
 //! The folder wins when it has the file.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use hf_hub::{Cache, Repo, RepoType};
 
@@ -35,7 +35,9 @@ fn in_hub_cache(spec: &ModelSpec, model_dir: &Path, local: &str) -> Option<PathB
 
 /// Where `local` (a file name of `spec`) is, if anywhere.
 pub fn find(spec: &ModelSpec, model_dir: &Path, local: &str) -> Option<PathBuf> {
-    if local.is_empty() {
+    // A file of a model is a relative path below its folder: no root, no "..", whatever a
+    // catalog row says.
+    if local.is_empty() || !Path::new(local).components().all(|c| matches!(c, Component::Normal(_))) {
         return None;
     }
     let folder = model_dir.join(&spec.name).join(local);
@@ -87,6 +89,22 @@ pub fn identity(paths: &ModelPaths) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_outside_the_model_folder_are_never_found() {
+        let dir = std::env::temp_dir().join(format!("pg_embed_find_{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("m")).unwrap();
+        std::fs::write(dir.join("secret"), "x").unwrap();
+        std::fs::write(dir.join("m").join("model.onnx"), "x").unwrap();
+        let mut spec = crate::catalog::Catalog::builtin().models[0].clone();
+        spec.name = "m".into();
+        spec.repo = String::new();
+        assert!(find(&spec, &dir, "model.onnx").is_some());
+        for bad in ["../secret", "/etc/passwd", "./../secret", "a/../../secret"] {
+            assert!(find(&spec, &dir, bad).is_none(), "{bad}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn identity_changes_when_a_file_is_rewritten() {

@@ -54,6 +54,32 @@ RESET client_min_messages;
 SELECT count(*) = count(embedding) AS all_done FROM big;
 SELECT rows_done, rows_total, finished, interrupted FROM pg_embed_backfills WHERE relation = 'big'::regclass;
 
+-- Partitioned tables: each partition is walked on its own, and every row gets its own vector.
+CREATE TABLE parts (id int, body text, embedding vector(384)) PARTITION BY RANGE (id);
+CREATE TABLE parts_low PARTITION OF parts FOR VALUES FROM (1) TO (100);
+CREATE TABLE parts_high PARTITION OF parts FOR VALUES FROM (100) TO (1000);
+INSERT INTO parts SELECT i, 'partitioned row ' || i FROM generate_series(1, 250) i;
+SET client_min_messages = warning;
+CALL pg_embed_backfill('parts', 'body', 'embedding', chunk_size => 40);
+RESET client_min_messages;
+SELECT tableoid::regclass AS partition, count(*) AS rows, count(embedding) AS embedded,
+       bool_and(embedding = embed_doc(body)) AS own_text FROM parts GROUP BY 1 ORDER BY 1;
+SELECT rows_done, rows_total, rows_skipped, finished FROM pg_embed_backfills WHERE relation = 'parts'::regclass;
+
+-- A model whose id holds format() directives ('%s' in a user model's revision) is data, not
+-- a template: the model id column is filled once and the run ends.
+SELECT pg_embed_register_model('minilm-l6-w8', 384, role => 'doc');
+UPDATE pg_embed_user_models SET revision = 'v%s%I%%' WHERE name = 'minilm-l6-w8';
+CREATE TABLE pct (id int, body text, embedding vector(384), model_id text);
+INSERT INTO pct SELECT i, 'percent signs ' || i FROM generate_series(1, 30) i;
+SET client_min_messages = warning;
+CALL pg_embed_backfill('pct', 'body', 'embedding', model => 'minilm-l6-w8', model_id_column => 'model_id', chunk_size => 7);
+RESET client_min_messages;
+SELECT count(*) AS rows, count(DISTINCT model_id) AS ids, min(split_part(model_id, '/', 1)) AS id_head FROM pct;
+SELECT rows_done, finished FROM pg_embed_backfills WHERE relation = 'pct'::regclass;
+DROP TABLE parts, pct;
+DELETE FROM pg_embed_user_models WHERE name = 'minilm-l6-w8';
+
 -- Bad arguments.
 CALL pg_embed_backfill('articles', 'body', 'embedding', chunk_size => 0);
 \echo :LAST_ERROR_SQLSTATE
@@ -72,6 +98,21 @@ RESET client_min_messages;
 SELECT count(embedding) AS embedded FROM mine;
 SELECT relation, rows_done, finished FROM pg_embed_backfills WHERE relation = 'mine'::regclass;
 CALL pg_embed_backfill('articles', 'body', 'embedding');
+\echo :LAST_ERROR_SQLSTATE
+-- Progress rows: every role reads them, writes only its own backend's, for tables it may update.
+SELECT count(*) > 0 AS sees_others FROM pg_embed_backfills WHERE relation <> 'mine'::regclass;
+UPDATE pg_embed_backfill_progress SET rows_done = 0 WHERE relation <> 'mine'::regclass;
+DELETE FROM pg_embed_backfill_progress WHERE relation = 'articles'::regclass;
+SELECT count(*) AS articles_rows_kept, bool_and(rows_done > 0) AS progress_kept
+  FROM pg_embed_backfills WHERE relation = 'articles'::regclass;
+INSERT INTO pg_embed_backfill_progress (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
+  VALUES (pg_backend_pid(), 'articles', 'body', 'embedding', 'x', now(), now(), 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_backfill_progress (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
+  VALUES (1, 'mine', 'body', 'embedding', 'x', now(), now(), 0, 0);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_backfill_progress (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
+  SELECT pg_backend_pid(), 'mine', 'body', 'col' || i, 'x', now(), now(), 0, 0 FROM generate_series(1, 3) i;
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE mine;
 \c - postgres

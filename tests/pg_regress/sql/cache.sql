@@ -51,11 +51,15 @@ SET pg_embed.cache_size = '16MB';
 SELECT pg_embed_cache_clear() >= 0 AS cleared;
 SELECT entries FROM pg_embed_cache_usage();
 
--- The shared table: written where possible, read everywhere, survives the backend.
+-- The shared table: filled by pg_embed_cache_store() (which computes every vector itself),
+-- never by an embedding call; read everywhere; survives the backend.
 SET pg_embed.cache_size = 0;
 SET pg_embed.persistent_cache = 'write';
 SELECT count(*) AS rows_before FROM pg_embed_cache;
-SELECT embed_doc('the cache keeps this vector') = v AS stored FROM fresh;
+SELECT embed_doc('the cache keeps this vector') = v AS computed FROM fresh;
+SELECT count(*) AS rows_after_an_embedding_call FROM pg_embed_cache;
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['the cache keeps this vector', 'the cache keeps this vector', NULL]) AS added;
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['the cache keeps this vector']) AS added_again;
 SELECT model, precision, length(key) AS key_bytes, array_length(embedding, 1) AS dims, length(model_files) AS files_id
   FROM pg_embed_cache;
 \c
@@ -64,15 +68,11 @@ SET pg_embed.precision = 'fp32';
 SET pg_embed.persistent_cache = 'read';
 SELECT embed_doc('the cache keeps this vector')::real[] = embedding AS from_the_table FROM pg_embed_cache;
 SELECT calls, cache_hits, cache_table_hits, cache_misses FROM pg_embed_stats;
--- read does not write.
-SELECT vector_dims(embed_doc('read mode does not store'));
-SELECT count(*) AS rows FROM pg_embed_cache;
-
--- Where an INSERT is impossible nothing fails and nothing is stored: a read-only
--- transaction, a parallel worker.
+-- Embedding calls read the table everywhere and write it nowhere: a read-only transaction, a
+-- parallel worker, and write mode alike.
 SET pg_embed.persistent_cache = 'write';
 BEGIN READ ONLY;
-SELECT vector_dims(embed_doc('in a read-only transaction'));
+SELECT embed_doc('the cache keeps this vector')::real[] = embedding AS read_in_read_only FROM pg_embed_cache;
 COMMIT;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
@@ -81,20 +81,36 @@ EXPLAIN (COSTS OFF) SELECT embed_doc('in a parallel worker');
 SELECT vector_dims(embed_doc('in a parallel worker'));
 SELECT embed_doc('the cache keeps this vector')::real[] = embedding AS read_in_a_worker FROM pg_embed_cache;
 RESET force_parallel_mode;
-SELECT count(*) AS rows FROM pg_embed_cache;
-SELECT vector_dims(embed_doc('stored now'));
+SELECT vector_dims(embed_doc('not stored by an embedding call'));
 SELECT count(*) AS rows FROM pg_embed_cache;
 
--- A role that may not use the table embeds normally, neither reading nor writing it.
+-- Nobody writes rows of their own choosing: not a role without rights, not embed_admin.
 CREATE ROLE cache_user LOGIN;
 \c - cache_user
-SET pg_embed.persistent_cache = 'write';
+SET pg_embed.persistent_cache = 'read';
 SELECT vector_dims(embed_doc('an unprivileged role'));
 SELECT count(*) FROM pg_embed_cache;
 \echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['poison']);
+\echo :LAST_ERROR_SQLSTATE
+\c - postgres
+GRANT embed_admin TO cache_user;
+\c - cache_user
+INSERT INTO pg_embed_cache (key, model, precision, model_files, embedding)
+  SELECT key, model, precision, model_files, array_fill(0.5::real, ARRAY[384]) FROM pg_embed_cache LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE pg_embed_cache SET embedding = array_fill(0.5::real, ARRAY[384]);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['stored by embed_admin']) AS added_by_admin;
 \c - postgres
 DROP ROLE cache_user;
 SELECT count(*) AS rows FROM pg_embed_cache;
+-- Every row holds the vector of a text that was stored (computed afresh here, cache off).
+SET pg_embed.persistent_cache = 'off';
+SELECT count(*) AS rows, count(*) FILTER (WHERE embedding IN (
+         SELECT embed_doc(t)::real[] FROM (VALUES ('the cache keeps this vector'), ('stored by embed_admin')) v(t)))
+       AS rows_holding_their_texts_vector
+  FROM pg_embed_cache;
 
 -- A model file replaced in place: its identity changes, so neither cache serves the old vector.
 SET pg_embed.precision = 'fp32';
@@ -103,10 +119,12 @@ SET pg_embed.persistent_cache = 'write';
 SET pg_embed.model_dir = '@faults@/swap';
 SELECT pg_embed_unload() >= 0 AS unloaded;
 CREATE TEMP TABLE before_swap AS SELECT embed_doc('a model file replaced in place') AS v;
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['a model file replaced in place']) AS stored_before;
 SELECT embed_doc('a model file replaced in place') = v AS cached FROM before_swap;
 COPY (SELECT 1) TO PROGRAM 'cp @models@/all-MiniLM-L6-v2/model_int8.onnx @faults@/swap/all-MiniLM-L6-v2/model.onnx';
 SELECT pg_embed_unload();
 CREATE TEMP TABLE after_swap AS SELECT embed_doc('a model file replaced in place') AS v;
+SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['a model file replaced in place']) AS stored_after;
 SELECT a.v = b.v AS stale_vector_served FROM after_swap a, before_swap b;
 SELECT count(DISTINCT model_files) AS file_versions FROM pg_embed_cache
  WHERE embedding IN (SELECT v::real[] FROM before_swap UNION ALL SELECT v::real[] FROM after_swap);

@@ -25,7 +25,7 @@ SET pg_embed.threads = 2;
 SET pg_embed.batch_size = 1;
 SET pg_embed.max_tokens_per_run = 64;
 SET pg_embed.graph_optimization = 'basic';
-SET pg_embed.intra_op_spinning = on;
+SET pg_embed.intra_op_spinning = on;  -- superuser only; this test runs as one
 SET pg_embed.memory_arena = off;
 SET pg_embed.cache_size = '16MB';
 SET pg_embed.persistent_cache = 'read';
@@ -94,3 +94,32 @@ CREATE TABLE par_dst AS SELECT i, embed_auto_model(body) AS model, pg_embed_mode
 RESET ALL;
 SELECT model, count(*) AS rows, count(DISTINCT model_id) AS model_ids, min(dims) AS dims FROM par_dst GROUP BY model ORDER BY model;
 DROP TABLE par_src, par_dst;
+
+-- Bounded resources: every setting an ordinary role may change has a maximum, and the server
+-- stays up with all of them at their maxima.
+SELECT name, min_val, max_val, unit, context FROM pg_settings
+ WHERE name LIKE 'pg_embed.%' AND vartype IN ('integer', 'real') ORDER BY name;
+SELECT name, context FROM pg_settings WHERE name LIKE 'pg_embed.%' AND context = 'user' ORDER BY name;
+CREATE ROLE bounded_user LOGIN;
+\c - bounded_user
+SELECT vector_dims(embed_doc('the library is loaded, so its settings are checked')) AS loaded;
+SET pg_embed.threads = 9;
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.memory_limit = '5GB';
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.intra_op_spinning = on;
+\echo :LAST_ERROR_SQLSTATE
+SET pg_embed.threads = 8;
+SET pg_embed.memory_limit = '4GB';
+SET pg_embed.cache_size = '1GB';
+SET pg_embed.batch_size = 256;
+SET pg_embed.max_tokens_per_run = 16384;
+SET pg_embed.max_text_size = '64MB';
+SET pg_embed.long_text = 'window';
+SET pg_embed.graph_optimization = 'all';
+SELECT count(*) AS rows, min(vector_dims(embedding)) AS dims
+  FROM embed_doc_batch(ARRAY(SELECT repeat('bounded settings, window mode, text ' || i || '. ', 40 * (1 + i % 4)) FROM generate_series(1, 16) i));
+SELECT vector_dims(embed_doc(repeat('one long text in windows. ', 4000))) AS long_text;
+\c - postgres
+DROP ROLE bounded_user;
+SELECT 1 AS server_still_up;

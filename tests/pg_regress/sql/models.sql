@@ -23,6 +23,14 @@ SELECT pg_embed_register_model('../escape', 384);
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_embed_register_model('w8-bad-file', 384, fp32_file => '../all-MiniLM-L6-v2/model.onnx');
 \echo :LAST_ERROR_SQLSTATE
+-- Writing the table directly (as embed_admin may) is held to the same file names, so no route
+-- makes the server read, hash or probe a file outside the model folder.
+INSERT INTO pg_embed_user_models (name, dims, fp32_file) VALUES ('sneaky', 384, '../../../../etc/passwd');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_user_models (name, dims, tokenizer_file) VALUES ('sneaky', 384, '/etc/passwd');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_user_models (name, dims, repo, revision) VALUES ('sneaky', 384, 'a/b', '../../x');
+\echo :LAST_ERROR_SQLSTATE
 SELECT name, source, role, precisions, files_present FROM pg_embed_models WHERE source = 'user';
 SELECT round((1 - (embed('a user model', 'minilm-l6-w8') <=> embed('a user model', 'all-MiniLM-L6-v2')))::numeric, 2) AS cosine_to_fp32;
 

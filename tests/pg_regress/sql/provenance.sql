@@ -142,3 +142,21 @@ SELECT * FROM pg_embed_ab_compare('prov_faq', 'id', 'body', 'embedding', 'embedd
                                   'prov_faq_questions', 'question', 'answers', sample => 0);
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE prov_kb, prov_kb_l3, prov_snippets, prov_wrong, prov_faq, prov_faq_questions;
+
+-- Provenance never lies: a model file replaced under a backend that has it loaded is noticed
+-- (size, modification time, inode) at the next call, which embeds with the new file, and the
+-- model id names the file really in use; no unload needed.
+SET pg_embed.model_dir = '@faults@/replace';
+SET pg_embed.precision = 'fp32';
+CREATE TEMP TABLE before_replace AS
+  SELECT embed('provenance follows the file', 'all-MiniLM-L6-v2') AS v, pg_embed_model_id('all-MiniLM-L6-v2') AS id;
+COPY (SELECT 1) TO PROGRAM 'cp @models@/all-MiniLM-L6-v2/model_int8.onnx @faults@/replace/all-MiniLM-L6-v2/new.onnx && mv @faults@/replace/all-MiniLM-L6-v2/new.onnx @faults@/replace/all-MiniLM-L6-v2/model.onnx';
+CREATE TEMP TABLE after_replace AS
+  SELECT embed('provenance follows the file', 'all-MiniLM-L6-v2') AS v, pg_embed_model_id('all-MiniLM-L6-v2') AS id;
+SELECT a.id <> b.id AS new_id, a.v <> b.v AS new_vector,
+       split_part(a.id, '/', 3) = left(encode(sha256(pg_read_binary_file('@faults@/replace/all-MiniLM-L6-v2/model.onnx')), 'hex'), 12) AS id_names_the_file_in_use
+  FROM after_replace a, before_replace b;
+RESET pg_embed.model_dir;
+SET pg_embed.precision = 'int8';
+SELECT embed('provenance follows the file', 'all-MiniLM-L6-v2') = v AS vector_is_the_new_files FROM after_replace;
+RESET pg_embed.precision;
