@@ -415,11 +415,12 @@ pub fn input_policy() -> pg_embed_engine::model::InputPolicy {
 }
 
 /// The preference list for a role, as the setting spells it ("general" is the fallback model).
-pub fn preferences(role: &str) -> String {
+pub fn preferences(role: pg_embed_engine::Role) -> String {
+    use pg_embed_engine::Role;
     let setting = match role {
-        "code" => &CODE_MODELS,
-        "doc" => &DOC_MODELS,
-        _ => return fallback_model().unwrap_or_default(),
+        Role::Code => &CODE_MODELS,
+        Role::Doc => &DOC_MODELS,
+        Role::General => return fallback_model().unwrap_or_default(),
     };
     setting.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
 }

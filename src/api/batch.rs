@@ -9,6 +9,8 @@ use std::collections::VecDeque;
 
 use pgrx::prelude::*;
 
+use pg_embed_engine::Role;
+
 use crate::error::OrRaise;
 use crate::runtime;
 use crate::text::Text;
@@ -21,8 +23,8 @@ const CHUNK: usize = 64;
 pub(crate) enum Route {
     /// One named model for all.
     Model(String),
-    /// The model routing picks for a role ("code", "doc").
-    Role(&'static str),
+    /// The model routing picks for a role.
+    Role(Role),
     /// Each text by its detected content (embed_auto).
     Auto,
 }
@@ -31,8 +33,8 @@ impl Route {
     fn model_for(&self, text: &str) -> String {
         match self {
             Route::Model(m) => m.clone(),
-            Route::Role(role) => runtime::routing::choose(role).or_raise().model,
-            Route::Auto => runtime::routing::choose(super::routing::role_of(text)).or_raise().model,
+            Route::Role(role) => runtime::routing::choose(*role).or_raise().model,
+            Route::Auto => runtime::routing::choose(runtime::routing::role_of(text)).or_raise().model,
         }
     }
 }
@@ -93,7 +95,7 @@ pub(crate) fn rows(texts: Array<'_, Text>, route: Route) -> TableIterator<'stati
 fn embed_doc_batch(
     texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
-    rows(texts, Route::Role("doc"))
+    rows(texts, Route::Role(Role::Doc))
 }
 
 /// Embeds every element with the named model; `ord` is the 1-based array position. STABLE,

@@ -12,7 +12,7 @@ use crate::vector::Vector;
 /// pg_embed.doc_models or the pin, the file from pg_embed.precision.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_doc(body: Text) -> Vector {
-    let model = runtime::routing::choose("doc").or_raise().model;
+    let model = runtime::routing::choose(pg_embed_engine::Role::Doc).or_raise().model;
     let mut out = runtime::embed(&model, &[&body]).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }

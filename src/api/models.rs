@@ -4,7 +4,7 @@
 use pgrx::prelude::*;
 
 use pg_embed_engine::catalog::{ModelFiles, Pooling, PoolingKind};
-use pg_embed_engine::{EngineError, ModelSpec, Precision};
+use pg_embed_engine::{EngineError, ModelSpec, Precision, Role};
 
 use pg_embed_engine::model::LongText;
 use pgrx::PgSqlErrorCode;
@@ -85,6 +85,9 @@ fn pg_embed_register_model(
         "pooled" => PoolingKind::Pooled,
         other => raise(EngineError::InvalidRegistration(format!("pooling is \"{other}\", not mean, cls or pooled"))),
     };
+    let Some(role) = Role::parse(role) else {
+        raise(EngineError::InvalidRegistration(format!("role is \"{role}\", not code, doc or general")))
+    };
     let spec = ModelSpec {
         name: name.to_string(),
         repo: String::new(),
@@ -93,7 +96,7 @@ fn pg_embed_register_model(
         dims: usize::try_from(dims).unwrap_or(0),
         pooling: Pooling { kind, output: pooled_output.into() },
         max_tokens: usize::try_from(max_tokens).unwrap_or(0),
-        role: role.into(),
+        role,
         query_prefix: query_prefix.into(),
         document_prefix: document_prefix.into(),
         int8_safe,
@@ -143,7 +146,7 @@ fn pg_embed_model_info() -> TableIterator<
             (
                 spec.name.clone(),
                 source.as_str().to_string(),
-                spec.role.clone(),
+                spec.role.as_str().to_string(),
                 spec.dims as i32,
                 precisions,
                 present,

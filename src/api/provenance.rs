@@ -27,9 +27,10 @@ fn pg_embed_model_id(model: Text) -> String {
 /// The model a role uses now: `doc` (embed_doc), `code` (embed_code), `general` (fallback).
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
 fn pg_embed_role_model(role: Text) -> String {
-    match &*role {
-        "doc" | "code" | "general" => routing::choose(&role).or_raise().model,
-        other => {
+    match pg_embed_engine::Role::parse(&role) {
+        Some(role) => routing::choose(role).or_raise().model,
+        None => {
+            let other = &*role;
             ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, crate::error::for_server(format!("unknown role \"{other}\"")), "pg_embed")
                 .set_detail("Roles are doc (embed_doc), code (embed_code) and general (the fallback model).")
                 .set_hint("Pass 'doc', 'code' or 'general'.")

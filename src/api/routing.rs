@@ -4,7 +4,8 @@
 use pgrx::prelude::*;
 use serde_json::json;
 
-use pg_embed_engine::detect::{detect, ContentKind};
+use pg_embed_engine::detect::detect;
+use pg_embed_engine::Role;
 
 use super::batch::{rows, Route};
 use crate::error::OrRaise;
@@ -12,16 +13,7 @@ use crate::runtime::{self, routing};
 use crate::text::Text;
 use crate::vector::Vector;
 
-/// The role a text is routed to by its detected content.
-pub(crate) fn role_of(text: &str) -> &'static str {
-    match detect(text).kind {
-        ContentKind::Code => "code",
-        ContentKind::Doc => "doc",
-        ContentKind::Unknown => "general",
-    }
-}
-
-fn embed_role(text: &str, role: &str) -> Vector {
+fn embed_role(text: &str, role: Role) -> Vector {
     let model = routing::choose(role).or_raise().model;
     let mut out = runtime::embed(&model, &[text]).or_raise();
     Vector(out.vectors.pop().expect("one text in, one vector out"))
@@ -30,26 +22,26 @@ fn embed_role(text: &str, role: &str) -> Vector {
 /// Embeds source code with the code model routing picks (pg_embed.code_models).
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_code(body: Text) -> Vector {
-    embed_role(&body, "code")
+    embed_role(&body, Role::Code)
 }
 
 /// Detects whether a text is code or prose and embeds it with that role's model.
 #[pg_extern(stable, strict, parallel_safe, cost = 10000)]
 fn embed_auto(body: Text) -> Vector {
-    embed_role(&body, role_of(&body))
+    embed_role(&body, routing::role_of(&body))
 }
 
 /// The model embed_auto would use for this text (store it next to the vector).
 #[pg_extern(stable, strict, parallel_safe, cost = 100)]
 fn embed_auto_model(body: Text) -> String {
-    routing::choose(role_of(&body)).or_raise().model
+    routing::choose(routing::role_of(&body)).or_raise().model
 }
 
 /// What embed_auto decides for a text, and why.
 #[pg_extern(volatile, strict, parallel_restricted, cost = 100)]
 fn embed_explain(body: Text) -> pgrx::JsonB {
     let d = detect(&body);
-    let role = role_of(&body);
+    let role = routing::role_of(&body);
     let choice = routing::choose(role).or_raise();
     let (now, resources, prefs) = routing::decide_now(role);
     let mb = |b: u64| b >> 20;
@@ -60,7 +52,7 @@ fn embed_explain(body: Text) -> pgrx::JsonB {
             "code_score": (d.code_score * 1000.0).round() / 1000.0,
             "evidence": d.evidence,
         },
-        "role": role,
+        "role": role.as_str(),
         "preferences": prefs,
         "chosen_model": choice.model,
         "pinned": choice.pinned,
@@ -91,7 +83,7 @@ fn pg_embed_reselect() -> TableIterator<'static, (name!(role, String), name!(mod
 fn embed_code_batch(
     texts: Array<'_, Text>,
 ) -> TableIterator<'static, (name!(ord, i32), name!(embedding, Option<Vector>))> {
-    rows(texts, Route::Role("code"))
+    rows(texts, Route::Role(Role::Code))
 }
 
 /// Embeds each element with the model its detected content routes it to.

@@ -71,9 +71,6 @@ pub fn register(spec: &ModelSpec) -> Result<(), EngineError> {
     if !(8..=8192).contains(&spec.max_tokens) {
         return invalid(format!("max_tokens is {}, not between 8 and 8192", spec.max_tokens));
     }
-    if !matches!(spec.role.as_str(), "code" | "doc" | "general") {
-        return invalid(format!("role is \"{}\", not code, doc or general", spec.role));
-    }
     if BUILTIN.with(|c| c.get(&spec.name).is_ok()) {
         return Err(EngineError::InvalidModelName(format!("{} (a built-in model has this name)", spec.name)));
     }

@@ -24,7 +24,8 @@ use pg_embed_engine::resources::{snapshot, Resources};
 use pgrx::PgSqlErrorCode;
 use pg_embed_engine::select::{decide, Candidate, Decision, Inputs};
 
-use pg_embed_engine::EngineError;
+use pg_embed_engine::detect::detect;
+use pg_embed_engine::{EngineError, Role};
 
 use crate::error::report;
 use crate::gucs;
@@ -39,7 +40,7 @@ pub struct Choice {
 }
 
 thread_local! {
-    static CACHE: RefCell<HashMap<(String, String), (i64, Choice)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<(Role, String), (i64, Choice)>> = RefCell::new(HashMap::new());
     static NOTICED_MISSING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
@@ -71,22 +72,22 @@ fn notice_skipped(decision: &Decision) {
 
 /// Runs the selection policy for `role` with the current preferences and the machine's
 /// resources now (what `pg_embed_reselect()` pins and `embed_explain` shows).
-pub fn decide_now(role: &str) -> (Decision, Resources, String) {
+pub fn decide_now(role: Role) -> (Decision, Resources, String) {
     decide_with(role, snapshot(), super::held_bytes())
 }
 
 /// The static choice for `role`: the policy with resources left out (see the module comment).
-pub fn decide_static(role: &str) -> (Decision, String) {
+pub fn decide_static(role: Role) -> (Decision, String) {
     let (d, _, prefs) = decide_with(role, Resources::unconstrained(), 0);
     (d, prefs)
 }
 
-fn decide_with(role: &str, resources: Resources, held_bytes: u64) -> (Decision, Resources, String) {
+fn decide_with(role: Role, resources: Resources, held_bytes: u64) -> (Decision, Resources, String) {
     let prefs = gucs::preferences(role);
     let preferences = prefs.split(',').map(str::trim).filter(|s| !s.is_empty()).filter_map(candidate).collect();
     let fallback = gucs::fallback_model().and_then(|f| candidate(&f));
     let inputs = Inputs {
-        role: role.to_string(),
+        role,
         preferences,
         fallback,
         memory_limit: gucs::memory_limit_bytes(),
@@ -96,10 +97,15 @@ fn decide_with(role: &str, resources: Resources, held_bytes: u64) -> (Decision, 
     (decide(&inputs), resources, prefs)
 }
 
+/// The role a text is routed to by its detected content (embed_auto).
+pub fn role_of(text: &str) -> Role {
+    Role::from(detect(text).kind)
+}
+
 /// The model serving `role` now.
-pub fn choose(role: &str) -> Result<Choice, EngineError> {
+pub fn choose(role: Role) -> Result<Choice, EngineError> {
     let prefs = gucs::preferences(role);
-    let key = (role.to_string(), prefs.clone());
+    let key = (role, prefs.clone());
     let now = transaction_start();
     if let Some(c) = CACHE.with(|c| c.borrow().get(&key).filter(|(t, _)| *t == now).map(|(_, c)| c.clone())) {
         return Ok(c);
@@ -140,7 +146,7 @@ pub fn reselect() -> Vec<(String, Option<String>, String)> {
     }
     CACHE.with(|c| c.borrow_mut().clear());
     NOTICED_MISSING.with(|n| n.borrow_mut().clear());
-    ["code", "doc", "general"]
+    Role::ALL
         .into_iter()
         .map(|role| {
             let (d, _, prefs) = decide_now(role);

@@ -12,7 +12,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, spi};
 
 use pg_embed_engine::catalog::{ModelFiles, Pooling, PoolingKind};
-use pg_embed_engine::ModelSpec;
+use pg_embed_engine::{ModelSpec, Role};
 
 use crate::error::report;
 
@@ -100,7 +100,8 @@ fn spec_from_row(row: &spi::SpiHeapTupleData) -> spi::Result<ModelSpec> {
         dims: row.get::<i32>(2)?.unwrap_or(0).max(0) as usize,
         pooling: Pooling { kind, output: if output.is_empty() { "last_hidden_state".into() } else { output } },
         max_tokens: row.get::<i32>(5)?.unwrap_or(0).max(0) as usize,
-        role: text(6)?,
+        // The table's CHECK admits only these spellings.
+        role: Role::parse(&text(6)?).unwrap_or(Role::General),
         files: ModelFiles { fp32: text(7)?, int8: text(8)?, tokenizer: text(9)? },
         int8_safe: row.get::<bool>(10)?.unwrap_or(false),
         int8_note: "registered by a user".into(),
@@ -186,11 +187,11 @@ pub fn upsert_user_model(spec: &ModelSpec, pooling: &str) {
 // pg_embed_selection (routing pins)
 
 /// A role's pin: `(model, preferences it was chosen from)`.
-pub fn pin(role: &str) -> Option<(String, String)> {
+pub fn pin(role: Role) -> Option<(String, String)> {
     let query = format!("SELECT model, preferences FROM {} WHERE role = $1", qualified("pg_embed_selection"));
     with_fixed_path(|| {
         Spi::connect(|c| -> spi::Result<Option<(String, String)>> {
-            match c.select(&query, Some(1), &[role.into()])?.into_iter().next() {
+            match c.select(&query, Some(1), &[role.as_str().into()])?.into_iter().next() {
                 Some(row) => Ok(Some((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default()))),
                 None => Ok(None),
             }
@@ -200,7 +201,8 @@ pub fn pin(role: &str) -> Option<(String, String)> {
 }
 
 /// Pins `model` for `role` (replacing any pin), or removes the role's pin with `None`.
-pub fn set_pin(role: &str, choice: Option<(&str, &str, &str)>) {
+pub fn set_pin(role: Role, choice: Option<(&str, &str, &str)>) {
+    let role = role.as_str();
     let table = qualified("pg_embed_selection");
     with_fixed_path(|| match choice {
         Some((model, prefs, reason)) => Spi::run_with_args(

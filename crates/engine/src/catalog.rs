@@ -30,8 +30,8 @@ pub struct ModelSpec {
     pub pooling: Pooling,
     /// Texts are truncated to this many tokens (special tokens included).
     pub max_tokens: usize,
-    /// "code", "doc" or "general".
-    pub role: String,
+    /// What the model is for (routing lists it under this role's preferences).
+    pub role: crate::role::Role,
     pub query_prefix: String,
     pub document_prefix: String,
     /// Whether the int8 file keeps retrieval quality (and may serve `precision = auto`).
@@ -131,9 +131,6 @@ impl ModelSpec {
         }
         if self.max_tokens < 8 {
             p.push("max_tokens is below 8".into());
-        }
-        if !matches!(self.role.as_str(), "code" | "doc" | "general") {
-            p.push(format!("role {:?} is not code, doc or general", self.role));
         }
         if self.approx_mb == 0 {
             p.push("approx_mb is 0".into());

@@ -23,6 +23,7 @@ pub mod provenance;
 pub mod ortlib;
 pub mod pool;
 pub mod resources;
+pub mod role;
 pub mod select;
 pub mod session;
 pub mod signals;
@@ -33,4 +34,5 @@ pub mod vcache;
 
 pub use catalog::{Catalog, ModelSpec, Pooling, Precision};
 pub use error::EngineError;
+pub use role::Role;
 pub use model::{Embedder, LoadOptions};

@@ -29,7 +29,7 @@ pub struct Candidate {
 /// Everything the decision depends on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {
-    pub role: String,
+    pub role: crate::role::Role,
     /// Preferred models for the role, best first.
     pub preferences: Vec<Candidate>,
     pub fallback: Option<Candidate>,
@@ -124,7 +124,7 @@ mod tests {
 
     fn inputs(load: f64, available_mb: u64, limit_mb: u64) -> Inputs {
         Inputs {
-            role: "code".into(),
+            role: crate::role::Role::Code,
             preferences: vec![cand("unixcoder-base", 500, true), cand("codet5p-110m-embedding", 440, true), cand("small", 90, true)],
             fallback: Some(cand("fallback", 90, true)),
             memory_limit: limit_mb * MB,
