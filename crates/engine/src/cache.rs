@@ -1,3 +1,7 @@
+//! Of pg_embed's three caches, this is the model LRU: the models loaded in one backend, within
+//! `pg_embed.memory_limit` (not the vector cache of computed embeddings, [`crate::vcache`], nor
+//! the table `pg_embed_cache` that the SQL layer shares between backends).
+//!
 //! A least-recently-used cache of loaded models with byte accounting, for one backend.
 //!
 //! A backend is single-threaded, so the cache needs no locks; the caller keeps one per

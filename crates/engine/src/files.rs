@@ -64,6 +64,17 @@ pub fn locate(spec: &ModelSpec, model_dir: &Path, precision: Precision) -> Resul
     Ok(ModelPaths { tokenizer: get(&spec.files.tokenizer)?, onnx: get(spec.onnx_file(precision))? })
 }
 
+/// Fails with a typed error if `path` is missing or unreadable, naming the path.
+pub(crate) fn check_readable(model: &str, path: &Path) -> Result<()> {
+    match std::fs::File::open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(EngineError::ModelFileMissing { model: model.to_string(), path: path.to_path_buf() })
+        }
+        Err(e) => Err(EngineError::ModelFileUnreadable { model: model.to_string(), path: path.to_path_buf(), source: e }),
+    }
+}
+
 /// A short fingerprint of the files a model was loaded from: their resolved paths, sizes,
 /// modification times and inode numbers. Replacing or rewriting either file changes it, so
 /// cached vectors keyed by it are never served for other files. Cheap: two `stat` calls, no

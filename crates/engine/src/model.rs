@@ -1,6 +1,6 @@
 //! One loaded model: tokenizer + ONNX session + pooling, turning texts into unit vectors.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::catalog::{ModelSpec, Precision};
 use crate::error::{EngineError, Result};
@@ -79,17 +79,6 @@ pub struct Embedder {
     identity: String,
     tokenizer: TextTokenizer,
     session: OnnxSession,
-}
-
-/// Fails with a typed error if `path` is missing or unreadable, naming the path.
-pub(crate) fn check_readable(model: &str, path: &Path) -> Result<()> {
-    match std::fs::File::open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(EngineError::ModelFileMissing { model: model.to_string(), path: path.to_path_buf() })
-        }
-        Err(e) => Err(EngineError::ModelFileUnreadable { model: model.to_string(), path: path.to_path_buf(), source: e }),
-    }
 }
 
 impl Embedder {

@@ -45,7 +45,7 @@ pub struct OnnxSession {
 impl OnnxSession {
     /// Builds a session from an ONNX file. `output` names the output to read later.
     pub fn load(env: &Environment, model: &str, path: &Path, output: &str, opts: &SessionOptions) -> Result<OnnxSession> {
-        crate::model::check_readable(model, path)?;
+        crate::files::check_readable(model, path)?;
         let invalid = |reason: String| EngineError::ModelFileInvalid {
             model: model.to_string(),
             path: path.to_path_buf(),

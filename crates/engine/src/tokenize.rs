@@ -31,7 +31,7 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_file(model: &str, path: &Path, max_tokens: usize) -> Result<TextTokenizer> {
-        crate::model::check_readable(model, path)?;
+        crate::files::check_readable(model, path)?;
         // Never let the tokenizer start its own thread pool inside a host process that forks.
         tokenizers::utils::parallelism::set_parallelism(false);
         let mut inner = Tokenizer::from_file(path).map_err(|e| EngineError::ModelFileInvalid {

@@ -1,3 +1,8 @@
+//! Of pg_embed's three caches, this is the vector cache: the embeddings one backend has
+//! computed, within `pg_embed.cache_size` (not the model LRU of loaded models,
+//! [`crate::cache`], nor the table `pg_embed_cache` that the SQL layer shares between backends
+//! and looks in after this one).
+//!
 //! The embedding cache of one backend: vectors by key, least recently used evicted first to
 //! stay within a byte budget.
 //!
