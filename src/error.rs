@@ -104,6 +104,7 @@ pub fn raise(e: EngineError) -> ! {
             Some("Nothing was installed.".into()),
             Some("Check pg_embed.hub_endpoint and the server's network access, or copy the files into pg_embed.model_dir by hand.".into()),
         ),
+        EngineError::Cancelled(_) => (ERRCODE_QUERY_CANCELED, None, None),
         EngineError::ChecksumMismatch { .. } => (
             ERRCODE_DATA_CORRUPTED,
             Some("The file was discarded and nothing was installed.".into()),

@@ -108,6 +108,10 @@ static DOC_MODELS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::
 /// and downloads happen only when a superuser turns this on and asks for one.
 static ALLOW_DOWNLOAD: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// How long pg_embed_download() may take in all, in seconds; past it the download stops and
+/// removes what it fetched. Superuser-only, like downloads.
+static DOWNLOAD_TIMEOUT_S: GucSetting<i32> = GucSetting::<i32>::new(600);
+
 /// The hub's address for downloads; empty means the Hugging Face hub itself.
 static HUB_ENDPOINT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c""));
 
@@ -275,6 +279,16 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"pg_embed.download_timeout",
+        c"Longest time pg_embed_download() may take.",
+        c"Past it the download stops and removes the files it fetched; a cancel stops it at once too.",
+        &DOWNLOAD_TIMEOUT_S,
+        1,
+        86_400,
+        GucContext::Suset,
+        GucFlags::UNIT_S,
+    );
     GucRegistry::define_string_guc(
         c"pg_embed.hub_endpoint",
         c"Address of the model hub pg_embed_download() uses; empty for the Hugging Face hub.",
@@ -427,6 +441,10 @@ pub fn preferences(role: pg_embed_engine::Role) -> String {
 
 pub fn allow_download() -> bool {
     ALLOW_DOWNLOAD.get()
+}
+
+pub fn download_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(DOWNLOAD_TIMEOUT_S.get()).unwrap_or(1))
 }
 
 pub fn hub_endpoint() -> Option<String> {

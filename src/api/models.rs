@@ -258,7 +258,18 @@ fn pg_embed_download(
     }
     let spec = runtime::resolve(model).or_raise();
     let endpoint = crate::gucs::hub_endpoint();
-    let fetched = pg_embed_engine::download::download(&spec, &crate::gucs::model_dir(), endpoint.as_deref()).or_raise();
+    // A cancel (or statement_timeout) is noticed within one poll step; the download stops,
+    // removes its partial files, and the cancel is then raised as usual.
+    let mut stop = || {
+        // SAFETY: reads flags PostgreSQL's signal handlers set; no preconditions.
+        unsafe { pgrx::pg_sys::QueryCancelPending != 0 || pgrx::pg_sys::ProcDiePending != 0 }
+    };
+    let limits = pg_embed_engine::download::Limits { timeout: crate::gucs::download_timeout(), stop: &mut stop };
+    let fetched = pg_embed_engine::download::download(&spec, &crate::gucs::model_dir(), endpoint.as_deref(), limits);
+    if matches!(fetched, Err(EngineError::Cancelled(_))) {
+        pgrx::check_for_interrupts!();
+    }
+    let fetched = fetched.or_raise();
     runtime::unload(Some(model));
     TableIterator::new(fetched.into_iter().map(|f| (f.file, f.bytes as i64, f.sha256)))
 }

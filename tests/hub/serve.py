@@ -7,7 +7,8 @@ pg_embed_download() where the hub is unreachable.
 serves ROOT/<org>/<repo>/<path> with the headers hf-hub reads: ETag (the file's SHA-256, as
 the hub gives for large files), X-Repo-Commit, and Content-Range for Range requests.
 Under the prefix /corrupt the same files are served with one byte changed but the true ETag,
-to test checksum verification.
+to test checksum verification; under /slow they trickle (64 kB a second), to test cancelling
+and timing out a download.
 
 Usage: serve.py ROOT PORT_FILE    (listens on 127.0.0.1, a free port written to PORT_FILE)
 """
@@ -16,6 +17,7 @@ import http.server
 import os
 import re
 import sys
+import time
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 ROOT = sys.argv[1]
@@ -41,6 +43,9 @@ class Hub(http.server.BaseHTTPRequestHandler):
         corrupt = path.startswith("/corrupt/")
         if corrupt:
             path = path[len("/corrupt"):]
+        slow = path.startswith("/slow/")
+        if slow:
+            path = path[len("/slow"):]
         m = re.fullmatch(r"/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)", path)
         if not m or ".." in m.group(4):
             return self.send_error(404)
@@ -69,7 +74,21 @@ class Hub(http.server.BaseHTTPRequestHandler):
         if rng:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
         self.end_headers()
-        self.wfile.write(bytes(body))
+        if not slow:
+            self.wfile.write(bytes(body))
+            return
+        # At most a minute of trickling: the tests stop well before, and the server must not
+        # keep a thread busy for the file's whole length.
+        deadline = time.monotonic() + 60
+        try:
+            for i in range(0, len(body), 6554):
+                if time.monotonic() > deadline:
+                    break
+                self.wfile.write(bytes(body[i:i + 6554]))
+                self.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
 
 def main():

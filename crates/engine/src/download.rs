@@ -6,9 +6,15 @@
 //! large file's ETag is its SHA-256), copied into a staging folder under their local names, and
 //! only then renamed into place as `<model_dir>/<name>/`. A model folder therefore appears
 //! whole or not at all: nothing half-written is ever loaded. Embedding never calls this.
+//!
+//! Each file is fetched on a thread of its own (created with the host's signals blocked), while
+//! the calling thread waits in short steps, asking the host whether to stop (a cancel) and
+//! watching the time limit; either ends the download at once, with its partial files removed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use hf_hub::api::sync::ApiBuilder;
 use hf_hub::{Repo, RepoType};
@@ -48,9 +54,22 @@ fn hub_sha256(path: &Path) -> Option<String> {
     (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
 }
 
+/// How long a download may take, and how the host asks it to stop.
+pub struct Limits<'a> {
+    /// The whole download (every file) must end within this.
+    pub timeout: Duration,
+    /// Called every [`POLL`] while a file downloads; `true` stops the download (a cancel).
+    pub stop: &'a mut dyn FnMut() -> bool,
+}
+
+/// How often a waiting download asks the host whether to stop.
+pub const POLL: Duration = Duration::from_millis(50);
+
 /// Downloads and installs `spec`'s files into `<model_dir>/<name>/`. `endpoint` overrides the
 /// hub's address (None: hf-hub's default).
-pub fn download(spec: &ModelSpec, model_dir: &Path, endpoint: Option<&str>) -> Result<Vec<Fetched>> {
+pub fn download(spec: &ModelSpec, model_dir: &Path, endpoint: Option<&str>, limits: Limits<'_>) -> Result<Vec<Fetched>> {
+    let started = Instant::now();
+    let Limits { timeout, stop } = limits;
     validate_name(&spec.name)?;
     let fail = |reason: String| EngineError::Download { model: spec.name.clone(), reason };
     let pid = std::process::id();
@@ -64,7 +83,7 @@ pub fn download(spec: &ModelSpec, model_dir: &Path, endpoint: Option<&str>) -> R
         }
         let api = builder.build().map_err(|e| fail(e.to_string()))?;
         let revision = if spec.revision.is_empty() { "main" } else { &spec.revision };
-        let repo = api.repo(Repo::with_revision(spec.repo.clone(), RepoType::Model, revision.to_string()));
+        let repo = Repo::with_revision(spec.repo.clone(), RepoType::Model, revision.to_string());
         let mut fetched = Vec::new();
         let wanted = [(&spec.files.tokenizer, true), (&spec.files.fp32, true), (&spec.files.int8, false)];
         for (local, required) in wanted {
@@ -73,13 +92,33 @@ pub fn download(spec: &ModelSpec, model_dir: &Path, endpoint: Option<&str>) -> R
             }
             validate_name(local)?;
             let remote = spec.hub_path(local);
-            // hf-hub's client may start threads: keep the host's signals off them.
-            let path = match with_signals_blocked(|| repo.download(remote)) {
-                Ok(p) => p,
-                Err(e) if !required => {
-                    let _ = e;
-                    continue;
+            // The transfer runs on its own thread, which must never take the host's signals;
+            // this thread stays responsive to them and stops waiting on a cancel or timeout
+            // (the transfer thread then fails on its own once its folder is gone).
+            let (tx, rx) = mpsc::channel();
+            let (worker_api, worker_repo, worker_remote) = (api.clone(), repo.clone(), remote.to_string());
+            with_signals_blocked(|| {
+                std::thread::spawn(move || {
+                    let _ = tx.send(worker_api.repo(worker_repo).download(&worker_remote));
+                })
+            });
+            let outcome = loop {
+                match rx.recv_timeout(POLL) {
+                    Ok(outcome) => break outcome,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return Err(fail(format!("{remote}: the transfer ended without a result"))),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if stop() {
+                            return Err(EngineError::Cancelled(format!("download of \"{}\"", spec.name)));
+                        }
+                        if started.elapsed() > timeout {
+                            return Err(fail(format!("{remote}: no answer within pg_embed.download_timeout ({} s)", timeout.as_secs())));
+                        }
+                    }
                 }
+            };
+            let path = match outcome {
+                Ok(p) => p,
+                Err(_) if !required => continue,
                 Err(e) => return Err(fail(format!("{remote}: {e}"))),
             };
             let actual = sha256_of(&path).map_err(|e| fail(format!("{remote}: {e}")))?;

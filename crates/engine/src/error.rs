@@ -91,6 +91,10 @@ pub enum EngineError {
     #[error("the sample has {rows} texts; learning a projection needs at least {min}")]
     SampleTooSmall { rows: usize, min: usize },
 
+    /// The host asked a long operation to stop (a cancel); it stopped and cleaned up.
+    #[error("{0} cancelled")]
+    Cancelled(String),
+
     /// The catalog file itself is malformed.
     #[error("invalid model catalog: {0}")]
     Catalog(String),

@@ -29,6 +29,24 @@ SELECT * FROM pg_embed_download('unixcoder-base');
 SELECT * FROM pg_embed_download('../../etc/passwd');
 \echo :LAST_ERROR_SQLSTATE
 
+-- A download that takes too long stops within a moment of a cancel (statement_timeout here)
+-- or of pg_embed.download_timeout, and leaves nothing behind.
+SET pg_embed.model_dir = '@faults@/download';
+SET pg_embed.hub_endpoint = '@hub@/slow';
+SET statement_timeout = '1s';
+SELECT clock_timestamp() AS t0 \gset
+SELECT * FROM pg_embed_download('paraphrase-MiniLM-L3-v2');
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '10 s' AS stopped_long_before_the_transfer_ends;
+SET pg_embed.download_timeout = '1s';
+SELECT * FROM pg_embed_download('paraphrase-MiniLM-L3-v2');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.download_timeout;
+SELECT count(*) AS leftovers FROM pg_ls_dir('@faults@/download') AS f WHERE f <> 'all-MiniLM-L6-v2';
+RESET pg_embed.hub_endpoint;
+RESET pg_embed.model_dir;
+
 -- Not for ordinary users.
 CREATE ROLE download_user LOGIN;
 \c - download_user
