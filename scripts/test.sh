@@ -147,6 +147,9 @@ for stage in $stages; do
       rc3=$?; set -e
       if [ $rc3 != 0 ] && [ -f "$iso/regression.diffs" ]; then cat "$iso/regression.diffs"; fi
       if [ $rc = 0 ]; then rc=$rc3; fi
+      # A primary and a streaming standby: pins, routing and refusals on the replica.
+      set +e; tests/replica/run.sh; rc4=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc4; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         for f in "$iso"/results/*.out; do
           sed -e "s|$MODEL_DIR|@models@|g" "$f" > tests/isolation/expected/"$(basename "$f")"

@@ -109,13 +109,8 @@ fn embed_batch(
     rows(texts, Route::Model(model.to_string()))
 }
 
-extension_sql!(
-    r#"
-COMMENT ON FUNCTION embed_doc_batch(text[]) IS
-  'Embeds each element with the model embed_doc uses; rows (ord, embedding) in array order, NULL for NULL elements. Lazy: works chunk by chunk and can be cancelled between chunks.';
-COMMENT ON FUNCTION embed_batch(text[], text) IS
-  'Embeds each element with the named model; rows (ord, embedding) in array order, NULL for NULL elements. STABLE: the precision comes from pg_embed.precision.';
-"#,
+extension_sql_file!(
+    "../sql/batch.sql",
     name = "batch_comments",
     requires = [embed_doc_batch, embed_batch],
 );

@@ -33,38 +33,14 @@ fn pg_embed_cache_store(model: Text, texts: Array<'_, Text>) -> i64 {
     runtime::store_in_table(&model, &refs).or_raise() as i64
 }
 
-extension_sql!(
-    r#"
-CREATE TABLE pg_embed_cache (
-    key bytea NOT NULL,
-    model text NOT NULL,
-    precision text NOT NULL,
-    model_files text NOT NULL,
-    embedding real[] NOT NULL,
-    created timestamptz NOT NULL DEFAULT now()
-);
--- Written only by pg_embed_cache_store(), never by an embedding call, so a unique key costs
--- no waits inside embedding functions.
-CREATE UNIQUE INDEX pg_embed_cache_key ON pg_embed_cache (key);
-COMMENT ON TABLE pg_embed_cache IS
-  'Embeddings shared by all backends when pg_embed.persistent_cache is read or write. key is SHA-256 of model, precision, model_files (identity of the files the vector came from), pg_embed.long_text and the text.';
-REVOKE ALL ON pg_embed_cache FROM PUBLIC;
--- embed_admin may read and empty the table, not write rows of its own choosing.
-GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
-"#,
+extension_sql_file!(
+    "../sql/cache_table.sql",
     name = "cache_table",
     requires = ["user_models_table"],
 );
 
-extension_sql!(
-    r#"
-ALTER FUNCTION pg_embed_cache_store(text, text[]) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-REVOKE ALL ON FUNCTION pg_embed_cache_store(text, text[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pg_embed_cache_store(text, text[]) TO embed_admin;
-COMMENT ON FUNCTION pg_embed_cache_store(text, text[]) IS 'Embeds the texts the shared cache table pg_embed_cache lacks (model at the session''s pg_embed.precision and pg_embed.long_text) and stores them; returns the rows added. Superusers and embed_admin; the only way rows get into the table.';
-COMMENT ON FUNCTION pg_embed_cache_clear() IS 'Empties this backend''s embedding cache (pg_embed.cache_size); returns how many vectors it held.';
-COMMENT ON FUNCTION pg_embed_cache_usage() IS 'Entries and bytes this backend''s embedding cache holds.';
-"#,
+extension_sql_file!(
+    "../sql/cache_functions.sql",
     name = "cache_sql",
     requires = [pg_embed_cache_clear, pg_embed_cache_usage, pg_embed_cache_store, "cache_table"],
 );

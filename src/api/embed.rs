@@ -17,11 +17,8 @@ fn embed_doc(body: Text) -> Vector {
     Vector(out.vectors.pop().expect("one text in, one vector out"))
 }
 
-extension_sql!(
-    r#"
-COMMENT ON FUNCTION embed_doc(text) IS
-  'Embeds a text with the model routing picks for prose (pg_embed.doc_models or its pin; all-MiniLM-L6-v2, 384 dimensions, by default), L2-normalised; long texts as pg_embed.long_text says. Returns pgvector''s vector; NULL in, NULL out.';
-"#,
+extension_sql_file!(
+    "../sql/embed_doc.sql",
     name = "embed_doc_comment",
     requires = [embed_doc],
 );

@@ -172,62 +172,14 @@ fn pg_embed_unload_all() -> i64 {
     runtime::unload(None)
 }
 
-extension_sql!(
-    r#"
-CREATE TABLE pg_embed_user_models (
-    name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
-    dims int NOT NULL CHECK (dims BETWEEN 1 AND 16000),
-    pooling text NOT NULL DEFAULT 'mean' CHECK (pooling IN ('mean', 'cls', 'pooled')),
-    pooled_output text NOT NULL DEFAULT 'last_hidden_state',
-    max_tokens int NOT NULL DEFAULT 256 CHECK (max_tokens BETWEEN 8 AND 8192),
-    role text NOT NULL DEFAULT 'general' CHECK (role IN ('code', 'doc', 'general')),
-    -- File names are one path component inside the model's folder, however the row is
-    -- written (pg_embed_register_model checks the same): nothing outside can be read or hashed.
-    fp32_file text NOT NULL DEFAULT 'model.onnx' CHECK (fp32_file ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
-    int8_file text NOT NULL DEFAULT '' CHECK (int8_file ~ '^([A-Za-z0-9_-][A-Za-z0-9._-]{0,99})?$'),
-    tokenizer_file text NOT NULL DEFAULT 'tokenizer.json' CHECK (tokenizer_file ~ '^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$'),
-    int8_safe boolean NOT NULL DEFAULT false,
-    query_prefix text NOT NULL DEFAULT '',
-    document_prefix text NOT NULL DEFAULT '',
-    repo text NOT NULL DEFAULT '' CHECK (repo ~ '^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)?$' AND repo !~ '(^|/)\.\.?(/|$)'),
-    revision text NOT NULL DEFAULT '' CHECK (revision ~ '^[A-Za-z0-9_.%-]*$' AND revision !~ '^\.\.?$'),
-    license text NOT NULL DEFAULT '',
-    registered_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_user_models IS 'Models registered with pg_embed_register_model(); their files are in pg_embed.model_dir/<name>/.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_user_models', '');
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'embed_admin') THEN
-        CREATE ROLE embed_admin NOLOGIN;
-    END IF;
-END $$;
-GRANT SELECT ON pg_embed_user_models TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
-"#,
+extension_sql_file!(
+    "../sql/user_models.sql",
     name = "user_models_table",
     bootstrap,
 );
 
-extension_sql!(
-    r#"
-CREATE VIEW pg_embed_models AS SELECT * FROM pg_embed_model_info();
-GRANT SELECT ON pg_embed_models TO PUBLIC;
-COMMENT ON VIEW pg_embed_models IS 'Every model pg_embed knows: role, dimensions, precisions whose files are present, and what this backend holds (bytes measured, lru_rank 1 = next to evict).';
-
-REVOKE ALL ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) TO embed_admin;
-
-COMMENT ON FUNCTION embed(text, text) IS
-  'Embeds a text with the named model (see pg_embed_models) at the precision pg_embed.precision picks; long texts as pg_embed.long_text says. STABLE: for generated columns and expression indexes use embed_fixed.';
-COMMENT ON FUNCTION embed_fixed(text, text, text, text) IS
-  'Embeds a text with the named model at the given precision (fp32 or int8) and long-text mode (truncate, error or window), whatever the session settings: IMMUTABLE, for generated columns, expression indexes and statements pushed to other nodes. The model''s files must not change in place.';
-COMMENT ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) IS
-  'Registers or replaces a user model whose files are in pg_embed.model_dir/<name>/. Superusers and members of embed_admin only.';
-COMMENT ON FUNCTION pg_embed_model_info() IS 'The rows of the pg_embed_models view.';
-COMMENT ON FUNCTION pg_embed_unload(text) IS 'Unloads one model from this backend now; returns 1 if it was loaded.';
-COMMENT ON FUNCTION pg_embed_unload() IS 'Unloads every model from this backend now; returns how many were loaded.';
-"#,
+extension_sql_file!(
+    "../sql/models.sql",
     name = "models_sql",
     requires = [embed, embed_fixed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
 );
@@ -274,12 +226,8 @@ fn pg_embed_download(
     TableIterator::new(fetched.into_iter().map(|f| (f.file, f.bytes as i64, f.sha256)))
 }
 
-extension_sql!(
-    r#"
-REVOKE ALL ON FUNCTION pg_embed_download(text) FROM PUBLIC;
-COMMENT ON FUNCTION pg_embed_download(text) IS
-  'Downloads a model''s files from the hub (pg_embed.hub_endpoint) into pg_embed.model_dir/<name>/, checking SHA-256 and installing atomically. Superuser only, and only while pg_embed.allow_download is on.';
-"#,
+extension_sql_file!(
+    "../sql/download.sql",
     name = "download_sql",
     requires = [pg_embed_download],
 );

@@ -94,36 +94,14 @@ fn embed_auto_batch(
     rows(texts, Route::Auto)
 }
 
-extension_sql!(
-    r#"
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
-"#,
+extension_sql_file!(
+    "../sql/selection.sql",
     name = "selection_table",
     requires = ["user_models_table"],
 );
 
-extension_sql!(
-    r#"
-REVOKE ALL ON FUNCTION pg_embed_reselect() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pg_embed_reselect() TO embed_admin;
-COMMENT ON FUNCTION embed_code(text) IS 'Embeds source code with the model routing picks for code (the pin in pg_embed_selection, else the first model of pg_embed.code_models whose files are present).';
-COMMENT ON FUNCTION embed_auto(text) IS 'Detects whether a text is code or prose and embeds it with that role''s model; store embed_auto_model(text) next to the vector.';
-COMMENT ON FUNCTION embed_auto_model(text) IS 'The model embed_auto uses for this text.';
-COMMENT ON FUNCTION embed_explain(text) IS 'What embed_auto decides for a text and why: detected content and evidence, preferences, pinned model, what the policy would choose now and the resources it saw.';
-COMMENT ON FUNCTION pg_embed_reselect() IS 'Runs model selection again for every role with the current settings and resources, and pins the results for all sessions.';
-COMMENT ON FUNCTION embed_code_batch(text[]) IS 'Batched embed_code: rows (ord, embedding) in array order, NULL for NULL elements.';
-COMMENT ON FUNCTION embed_auto_batch(text[]) IS 'Batched embed_auto: each element goes to its own role''s model, so rows may differ in dimensions.';
-"#,
+extension_sql_file!(
+    "../sql/routing.sql",
     name = "routing_sql",
     requires = [embed_code, embed_auto, embed_auto_model, embed_explain, pg_embed_reselect, embed_code_batch, embed_auto_batch, "models_sql", "selection_table"],
 );

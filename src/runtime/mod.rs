@@ -282,6 +282,16 @@ fn embed_cached(
 /// vectors are always computed here, from the text, so no row can hold a vector under
 /// another text's key.
 pub fn store_in_table(name: &str, texts: &[&str]) -> Result<u64, EngineError> {
+    // SAFETY: reads backend state.
+    let (recovery, read_only) = unsafe { (pgrx::pg_sys::RecoveryInProgress(), pgrx::pg_sys::XactReadOnly) };
+    if recovery || read_only {
+        crate::error::report(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            if recovery { "pg_embed_cache_store() cannot run on a standby" } else { "pg_embed_cache_store() cannot run in a read-only transaction" },
+            Some("It writes the shared cache table; a standby reads the rows the primary stores.".into()),
+            Some(if recovery { "Run it on the primary." } else { "Run it in a read-write transaction." }.into()),
+        );
+    }
     let spec = resolve(name)?;
     let settings = Settings { shared_cache: false, ..Settings::current(&spec) };
     let opts = load_options(&settings);
