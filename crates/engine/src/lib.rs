@@ -22,6 +22,7 @@ pub mod normalize;
 pub mod provenance;
 pub mod ortlib;
 pub mod pool;
+pub mod reserve;
 pub mod resources;
 pub mod select;
 pub mod session;
