@@ -18,6 +18,10 @@ pub struct Cuts {
     /// whitespace goes to the next piece, so byte-level BPE, which glues a space to the word
     /// after it, and runs of spaces tokenize as in the whole text).
     pub whitespace: bool,
+    /// Between two whitespace characters: a tokenizer that drops whitespace (BERT's) lets a run
+    /// of it be cut anywhere, so megabytes of spaces are not one piece. Byte-level BPE makes
+    /// tokens of space runs and does not allow it.
+    pub inside_whitespace: bool,
     /// Before an ASCII or CJK punctuation mark that follows an ASCII letter or digit or a CJK
     /// ideograph: BERT and byte-level BPE both start a new pre-token there. Minified code, URLs
     /// and CJK prose have few spaces but many of these.
@@ -48,7 +52,7 @@ impl Cuts {
     }
 
     pub fn any(&self) -> bool {
-        self.whitespace || self.punctuation || self.ideographs || self.long_words > 0
+        self.whitespace || self.inside_whitespace || self.punctuation || self.ideographs || self.long_words > 0
     }
 
     /// The piece of `text` that starts at `start` (a character boundary): the last cut at most
@@ -98,6 +102,7 @@ impl Cuts {
     /// Is the position between `before` and `c` a cut of an enabled kind?
     fn boundary(&self, before: char, c: char) -> bool {
         (self.whitespace && c.is_whitespace() && !before.is_whitespace())
+            || (self.inside_whitespace && c.is_whitespace() && before.is_whitespace())
             || (self.punctuation
                 && is_cut_punctuation(c)
                 && (before.is_ascii_alphanumeric() || is_cjk_ideograph(before)))
@@ -209,6 +214,12 @@ mod tests {
         assert_eq!(c.next_piece(text, 0, 2), Piece { end: 3, joins: false }, "no cut within: the first after");
         assert_eq!(c.next_piece(text, 7, 100), Piece { end: 15, joins: false });
         assert_eq!(c.next_piece("x".repeat(50).as_str(), 0, 10).end, 50, "a word without a cut stays whole");
+    }
+
+    #[test]
+    fn inside_runs_of_whitespace() {
+        let c = Cuts { whitespace: true, inside_whitespace: true, ..Cuts::none() };
+        assert_eq!(ends(&c, "  a  b"), vec![1, 3, 4, 6]);
     }
 
     #[test]
