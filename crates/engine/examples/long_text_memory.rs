@@ -2,10 +2,10 @@
 //!
 //! ```sh
 //! PG_EMBED_MODEL_DIR=... PG_EMBED_ORT_LIB=... cargo run --release -p pg_embed_engine \
-//!     --example long_text_memory -- --mb 32 --mode window [--cancel-after N]
+//!     --example long_text_memory -- --mb 32 --mode window [--text prose|spaces|word] [--cancel-after N]
 //! ```
 //!
-//! Builds a text of `--mb` megabytes of English prose, loads all-MiniLM-L6-v2 (fp32, one
+//! Builds a text of `--mb` megabytes of English prose (or of spaces, or one word), loads all-MiniLM-L6-v2 (fp32, one
 //! thread) and embeds it with `pg_embed.long_text` = `--mode` (window, truncate, error).
 //! Prints one JSON object: the peak resident size (VmHWM from /proc/self/status) after loading
 //! the model and at the end, the number of interrupt callbacks, the longest time between two
@@ -58,10 +58,17 @@ fn main() {
         "Questions? Ask on the mailing list, or read the documentation first. ",
     ];
     let mut text = String::with_capacity(mb << 20);
-    let mut i = 0;
-    while text.len() < mb << 20 {
-        text.push_str(sentences[i % sentences.len()]);
-        i += 1;
+    match arg("--text", "prose").as_str() {
+        // Few tokens per byte: truncate mode must read all of it.
+        "spaces" => text.push_str(&" ".repeat(mb << 20)),
+        "word" => text.push_str(&"a".repeat(mb << 20)),
+        _ => {
+            let mut i = 0;
+            while text.len() < mb << 20 {
+                text.push_str(sentences[i % sentences.len()]);
+                i += 1;
+            }
+        }
     }
     let loaded_mb = peak_rss_mb();
     let start = Instant::now();
@@ -85,8 +92,9 @@ fn main() {
         Err(_) => "cancelled".to_string(),
     };
     println!(
-        "{{\"mb\": {mb}, \"mode\": \"{long_text:?}\", \"outcome\": \"{outcome}\", \"rss_peak_after_load_mb\": {loaded_mb}, \
+        "{{\"mb\": {mb}, \"mode\": \"{long_text:?}\", \"text\": \"{}\", \"outcome\": \"{outcome}\", \"rss_peak_after_load_mb\": {loaded_mb}, \
          \"rss_peak_mb\": {}, \"callbacks\": {calls}, \"longest_gap_ms\": {}, \"seconds\": {:.1}}}",
+        arg("--text", "prose"),
         peak_rss_mb(),
         longest.as_millis(),
         start.elapsed().as_secs_f64()
