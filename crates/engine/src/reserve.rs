@@ -51,8 +51,9 @@ mod tests {
 
     #[test]
     fn an_absurd_reservation_is_an_error_not_an_abort() {
-        // 4 EiB: a valid layout that no allocator can satisfy.
-        match with_capacity::<u8>(1 << 62, "test buffer") {
+        // 4 EiB: a valid layout that no allocator can satisfy. black_box keeps the optimiser
+        // from eliding an allocation that is never used (it may assume those succeed).
+        match std::hint::black_box(with_capacity::<u8>(std::hint::black_box(1 << 62), "test buffer")) {
             Err(EngineError::OutOfMemory { what, bytes }) => {
                 assert_eq!((what.as_str(), bytes), ("test buffer", 1 << 62));
             }
