@@ -8,8 +8,8 @@
 //!
 //! Where a tokenizer splits depends on its configuration, so the kinds of cut are switched on
 //! per tokenizer ([`Cuts`]) after [`crate::tokenize`] has checked each kind on a probe text
-//! against the whole-text tokenization. A cut never falls inside an added token (`[MASK]`,
-//! `<mask>`), which the tokenizer matches before anything else.
+//! against the whole-text tokenization. A cut never falls inside or next to an added token
+//! (`[MASK]`, `<mask>`), which the tokenizer matches before anything else.
 
 /// The kinds of cut a tokenizer has been checked to allow.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,7 +32,8 @@ pub struct Cuts {
     /// inside a run of letters and digits that long on both sides of the cut, the two pieces'
     /// unknown tokens are one ([`Piece::joins`]). 0 = never cut inside a word.
     pub long_words: usize,
-    /// Texts of added tokens, ASCII-lowercased: a cut never falls inside an occurrence.
+    /// Texts of added tokens, ASCII-lowercased: a cut never falls inside an occurrence, nor
+    /// right before or after one.
     pub added: Vec<String>,
 }
 
@@ -109,16 +110,20 @@ impl Cuts {
             || (self.ideographs && is_cjk_ideograph(c))
     }
 
-    /// Does an occurrence of an added token span position `p`?
+    /// Does an occurrence of an added token span, start or end at position `p`? Touching
+    /// counts too: a token that swallows the spaces beside it (`lstrip`, `rstrip`) or matches
+    /// only as a whole word (`single_word`) depends on the characters next to it.
     fn inside_added(&self, text: &str, p: usize) -> bool {
+        let bytes = text.as_bytes();
+        let near: Vec<u8> = [p.checked_sub(1), Some(p)].into_iter().flatten().filter_map(|i| bytes.get(i)).map(u8::to_ascii_lowercase).collect();
         self.added.iter().any(|token| {
             let n = token.len();
-            if n < 2 {
+            // An occurrence touching `p` contains the byte before it or the byte at it.
+            if n == 0 || !near.iter().any(|b| token.as_bytes().contains(b)) {
                 return false;
             }
-            let (lo, hi) = (p.saturating_sub(n - 1), (p + n - 1).min(text.len()));
-            let window = &text.as_bytes()[lo..hi];
-            window.windows(n).enumerate().any(|(i, w)| lo + i < p && w.eq_ignore_ascii_case(token.as_bytes()))
+            let (lo, hi) = (p.saturating_sub(n), (p + n).min(bytes.len()));
+            bytes[lo..hi].windows(n).enumerate().any(|(i, w)| lo + i <= p && w.eq_ignore_ascii_case(token.as_bytes()))
         })
     }
 }
@@ -234,7 +239,9 @@ mod tests {
     #[test]
     fn never_inside_an_added_token() {
         let c = Cuts { punctuation: true, added: vec!["[mask]".into()], ..Cuts::none() };
-        assert_eq!(ends(&c, "x[MASK]y.z"), vec![1, 8, 10], "before '[' but not before ']' of [MASK]");
+        assert_eq!(ends(&c, "x[MASK]y.z"), vec![8, 10], "not before '[' nor before ']' of [MASK]");
+        let w = Cuts { whitespace: true, added: vec!["<mask>".into()], ..Cuts::none() };
+        assert_eq!(ends(&w, "a <mask> b c"), vec![1, 10, 12], "not right after <mask>");
     }
 
     #[test]

@@ -260,29 +260,40 @@ SELECT id, body FROM docs WHERE body ILIKE '%café%' AND n >= 10;\n\
 数据库索引。查询优化器，选择最佳计划！日本語のテキスト、한국어 텍스트（括号）「引用」\n\
 Emoji 🎉🎉 naïve coöperate e\u{301}cole Straße İSTANBUL ½ x² \u{a0}nbsp\u{3000}wide\u{2003}em\n\
 [MASK] [CLS]x[SEP] a[UNK]b <mask> <s>y</s> <unk> <pad> https://example.com/a_b-c?d=e&f=g#h \u{1F600}word\n\
+x  <mask>  y [MASK]   z\t\t<s>  a  中 b  数据 c。 d 。e\u{3000}文字\n\
 foo.bar(baz)->qux::Quux<T>[0]++ a+b*c/d%e^f|g&h~i a.b.c.d 3.14159e-10 ...!!! ??? x\u{0}y\u{7}z\n\
    leading and trailing   \n";
 
-/// The kinds of cut under which this tokenizer gives the same ids piece by piece as for the
-/// whole text, checked on [`PROBE`] cut at every possible place; and the unknown token id.
-/// Each kind is added only if the probe still agrees with it; if even whitespace cuts do not
-/// agree, texts are tokenized whole, as before pieces existed.
+/// The kinds of cut this tokenizer allows, and the unknown token id (for long-word cuts).
+///
+/// A kind is used only if both hold: the tokenizer's configuration is of a family for which
+/// the kind is sound by construction (BERT's normalizer and pre-tokenizer, byte-level BPE's
+/// regex, SentencePiece's metaspace; see [`crate::pieces::Cuts`]), and [`PROBE`], cut at
+/// every place the kind allows, gives the ids of the whole probe. A probe alone cannot prove
+/// a cut safe (a vocabulary without the right merges hides a wrong cut), and a family alone
+/// does not catch a configuration that behaves unexpectedly. A tokenizer of no known family
+/// gets no cuts: its texts are tokenized whole, unbounded, as before pieces existed.
 fn checked_cuts(whole: &Tokenizer) -> (Cuts, u32) {
-    let added: Vec<String> =
-        whole.get_added_tokens_decoder().values().map(|t| t.content.to_ascii_lowercase()).filter(|c| c.len() >= 2).collect();
+    let Ok(config) = serde_json::to_value(whole) else { return (Cuts::none(), u32::MAX) };
+    let family = Family::of(&config, whole);
+    let added: Vec<String> = whole.get_added_tokens_decoder().values().map(|t| t.content.to_ascii_lowercase()).collect();
     let mut cuts = Cuts { whitespace: true, added, ..Cuts::none() };
-    if !agrees(whole, &cuts, PROBE, u32::MAX) {
+    if !family.whitespace || !agrees(whole, &cuts, PROBE, u32::MAX) {
         return (Cuts::none(), u32::MAX);
     }
-    let kinds: [fn(&mut Cuts); 3] = [|c| c.inside_whitespace = true, |c| c.punctuation = true, |c| c.ideographs = true];
-    for enable in kinds {
+    let kinds: [(bool, fn(&mut Cuts)); 3] = [
+        (family.inside_whitespace, |c| c.inside_whitespace = true),
+        (family.punctuation, |c| c.punctuation = true),
+        (family.ideographs, |c| c.ideographs = true),
+    ];
+    for (sound, enable) in kinds {
         let mut more = cuts.clone();
         enable(&mut more);
-        if agrees(whole, &more, PROBE, u32::MAX) {
+        if sound && agrees(whole, &more, PROBE, u32::MAX) {
             cuts = more;
         }
     }
-    if let Some((max_chars, unk)) = wordpiece_word_limit(whole) {
+    if let Some((max_chars, unk)) = wordpiece_word_limit(&config, whole) {
         let more = Cuts { long_words: max_chars, ..cuts.clone() };
         let probe = format!(
             "{PROBE} {long} {digits}é{long}.{long}\u{301}x {long}{ideo} end",
@@ -295,6 +306,51 @@ fn checked_cuts(whole: &Tokenizer) -> (Cuts, u32) {
         }
     }
     (cuts, u32::MAX)
+}
+
+/// Which kinds of cut a tokenizer's configuration makes sound.
+struct Family {
+    /// Pre-tokenizers that always end a pre-token before whitespace that follows a
+    /// non-space (BERT, byte-level BPE's regex, metaspace, whitespace splitting), after a
+    /// normalizer that works character by character (no stripping, no replacing of patterns).
+    whitespace: bool,
+    /// BERT drops whitespace, unless an added token swallows the spaces next to it.
+    inside_whitespace: bool,
+    /// BERT and byte-level BPE's regex start a pre-token at punctuation after a letter.
+    punctuation: bool,
+    /// BERT's normalizer puts spaces around CJK ideographs (byte-level BPE keeps a run of
+    /// them as one pre-token, so there a cut would change the merges).
+    ideographs: bool,
+}
+
+impl Family {
+    fn of(config: &serde_json::Value, whole: &Tokenizer) -> Family {
+        let pre = &config["pre_tokenizer"];
+        let pre_type = pre["type"].as_str().unwrap_or("");
+        let bert = pre_type == "BertPreTokenizer";
+        let byte_level = pre_type == "ByteLevel" && pre["use_regex"].as_bool().unwrap_or(true);
+        let normalizer = &config["normalizer"];
+        let whitespace = char_by_char(normalizer)
+            && (bert || byte_level || matches!(pre_type, "Metaspace" | "Whitespace" | "WhitespaceSplit"));
+        let strips = whole.get_added_tokens_decoder().values().any(|t| t.lstrip || t.rstrip);
+        let isolates_cjk =
+            normalizer["type"] == "BertNormalizer" && normalizer["handle_chinese_chars"].as_bool().unwrap_or(true);
+        Family {
+            whitespace,
+            inside_whitespace: whitespace && bert && !strips,
+            punctuation: whitespace && (bert || byte_level),
+            ideographs: whitespace && bert && isolates_cjk,
+        }
+    }
+}
+
+/// Is this normalizer (or sequence of them) one that maps characters one by one?
+fn char_by_char(normalizer: &serde_json::Value) -> bool {
+    match normalizer["type"].as_str() {
+        None => normalizer.is_null(),
+        Some("Sequence") => normalizer["normalizers"].as_array().is_some_and(|all| all.iter().all(char_by_char)),
+        Some(kind) => matches!(kind, "BertNormalizer" | "NFC" | "NFD" | "NFKC" | "NFKD" | "Lowercase" | "StripAccents"),
+    }
 }
 
 /// Does `text` give the same ids cut at every place `cuts` allows as in one call?
@@ -321,8 +377,7 @@ fn agrees(whole: &Tokenizer, cuts: &Cuts, text: &str, unk: u32) -> bool {
 /// which a word is one unknown token, and that token's id. Read from the tokenizer's own
 /// configuration, since the model does not expose it. Added tokens made only of letters and
 /// digits could sit inside a long word, so such a tokenizer gets no long-word cuts.
-fn wordpiece_word_limit(whole: &Tokenizer) -> Option<(usize, u32)> {
-    let config = serde_json::to_value(whole).ok()?;
+fn wordpiece_word_limit(config: &serde_json::Value, whole: &Tokenizer) -> Option<(usize, u32)> {
     let kind = |key: &str| config[key]["type"].as_str().map(str::to_string);
     if kind("model")?.as_str() != "WordPiece" || kind("pre_tokenizer")?.as_str() != "BertPreTokenizer" {
         return None;
@@ -356,7 +411,62 @@ pub fn prefix(text: &str, max_bytes: usize) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::prefix;
+    use super::*;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+
+    /// A byte-level BPE tokenizer like RoBERTa's (codebert-base, unixcoder-base): every byte a
+    /// token, a few merges, spaces glued to the next word, and runs of spaces merged.
+    fn byte_level_bpe() -> Tokenizer {
+        bpe_with(serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}))
+    }
+
+    fn bpe_with(pre_tokenizer: serde_json::Value) -> Tokenizer {
+        let mut vocab: Vec<String> = ByteLevel::alphabet().into_iter().map(String::from).collect();
+        vocab.sort();
+        let merges: Vec<(String, String)> = [("Ġ", "t"), ("h", "e"), ("Ġt", "he"), ("Ġ", "Ġ"), ("ĠĠ", "Ġ"), ("i", "n"), ("Ġ", "a")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        for (a, b) in &merges {
+            vocab.push(format!("{a}{b}"));
+        }
+        let ids: serde_json::Map<String, serde_json::Value> = vocab.into_iter().enumerate().map(|(i, t)| (t, i.into())).collect();
+        let config = serde_json::json!({
+            "version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+            "pre_tokenizer": pre_tokenizer,
+            "post_processor": null, "decoder": null,
+            "model": {"type": "BPE", "vocab": ids, "merges": merges},
+        });
+        config.to_string().parse().unwrap()
+    }
+
+    #[test]
+    fn byte_level_bpe_is_cut_only_where_it_splits() {
+        let tok = byte_level_bpe();
+        let (cuts, _) = checked_cuts(&tok);
+        assert!(cuts.whitespace && cuts.punctuation, "{cuts:?}");
+        assert!(!cuts.inside_whitespace, "runs of spaces are tokens of their own");
+        assert_eq!(cuts.long_words, 0, "BPE has no word length past which a word is one token");
+        let text = "the   thin  cat.in\tthe hat,\n\n  then   ".repeat(50) + "数据库。索引 " + &"inthe".repeat(40);
+        for piece in all_cuts(&cuts, &text) {
+            let (a, b) = text.split_at(piece.end);
+            let ids = |s: &str| tok.encode_fast(s, false).unwrap().get_ids().to_vec();
+            let mut both = ids(a);
+            both.extend(ids(b));
+            assert_eq!(both, ids(&text), "cut at {}: {:?} | {:?}", piece.end, a.chars().rev().take(10).collect::<String>(), b.chars().take(10).collect::<String>());
+        }
+        assert!(agrees(&tok, &cuts, &text, u32::MAX));
+        assert!(!agrees(&tok, &Cuts { inside_whitespace: true, ..cuts.clone() }, &text, u32::MAX));
+        assert!(!agrees(&tok, &Cuts { ideographs: true, ..cuts.clone() }, &text, u32::MAX));
+    }
+
+    #[test]
+    fn a_tokenizer_of_unknown_family_is_never_cut() {
+        // Byte-level BPE without its regex: a whole text is one pre-token.
+        let no_regex = bpe_with(serde_json::json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}));
+        assert_eq!(checked_cuts(&no_regex).0, Cuts::none());
+        assert_eq!(checked_cuts(&bpe_with(serde_json::Value::Null)).0, Cuts::none());
+    }
 
     #[test]
     fn prefix_cuts_on_character_boundaries() {
