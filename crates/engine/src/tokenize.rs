@@ -281,7 +281,9 @@ fn checked_cuts(whole: &Tokenizer) -> (Cuts, u32) {
     if !family.whitespace || !agrees(whole, &cuts, PROBE, u32::MAX) {
         return (Cuts::none(), u32::MAX);
     }
-    let kinds: [(bool, fn(&mut Cuts)); 3] = [
+    // Each kind the family makes sound is kept if the probe still agrees with it added.
+    type Enable = fn(&mut Cuts);
+    let kinds: [(bool, Enable); 3] = [
         (family.inside_whitespace, |c| c.inside_whitespace = true),
         (family.punctuation, |c| c.punctuation = true),
         (family.ideographs, |c| c.ideographs = true),
