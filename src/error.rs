@@ -76,6 +76,11 @@ pub fn raise(e: EngineError) -> ! {
             Some("pg_embed.long_text is 'error'.".into()),
             Some("SET pg_embed.long_text = 'truncate' embeds the first tokens; 'window' embeds the whole text in windows.".into()),
         ),
+        EngineError::OutOfMemory { what, bytes } => (
+            ERRCODE_OUT_OF_MEMORY,
+            Some(format!("The server could not allocate {} MB for {what}; the statement was stopped before the allocation, and the backend keeps running.", bytes.div_ceil(1 << 20))),
+            Some("Embed a shorter text or fewer texts at a time, or lower the bound on text size, e.g. SET pg_embed.max_text_size = '8MB';".into()),
+        ),
         EngineError::Tokenize(_) => (ERRCODE_DATA_EXCEPTION, None, None),
         EngineError::Inference { .. } => (ERRCODE_INTERNAL_ERROR, None, None),
         EngineError::Catalog(_) => (ERRCODE_CONFIG_FILE_ERROR, None, None),

@@ -54,6 +54,11 @@ pub enum EngineError {
     #[error("text has more than {max_tokens} tokens, the limit of model \"{model}\"")]
     TooManyTokens { model: String, max_tokens: usize },
 
+    /// A buffer sized by the input (token ids, a batch's tensors, window sums) could not be
+    /// allocated. Raised instead of letting the allocation abort the host process.
+    #[error("out of memory while allocating {bytes} bytes for {what}")]
+    OutOfMemory { what: String, bytes: usize },
+
     /// The tokenizer refused a text.
     #[error("could not tokenize text: {0}")]
     Tokenize(String),

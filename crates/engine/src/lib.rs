@@ -1,7 +1,7 @@
 //! The PostgreSQL-free half of pg_embed.
 //!
 //! A text becomes a vector in stages, one module each:
-//! [`tokenize`] -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
+//! [`tokenize`] (in [`pieces`]) -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
 //! [`model`] ties the stages together for one model; [`catalog`] says, as data, which models
 //! exist and how each is run; [`ortlib`] loads the ONNX Runtime library once per process;
 //! [`ensemble`] maps several models' vectors into one space and combines them.
@@ -19,9 +19,11 @@ pub mod files;
 pub mod memory;
 pub mod model;
 pub mod normalize;
+pub mod pieces;
 pub mod provenance;
 pub mod ortlib;
 pub mod pool;
+pub mod reserve;
 pub mod resources;
 pub mod role;
 pub mod select;

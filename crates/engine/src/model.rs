@@ -9,7 +9,8 @@ use crate::pool::pool;
 use crate::session::{OnnxSession, SessionOptions};
 use crate::tensors;
 use crate::batch::{plan, RunLimits};
-use crate::tokenize::{prefix, TextTokenizer, Tokens};
+use crate::reserve;
+use crate::tokenize::{TextTokenizer, Tokens, Windows, PIECE_BYTES};
 
 /// Where to find a model's files and how to run it.
 #[derive(Debug, Clone)]
@@ -59,8 +60,10 @@ impl Default for InputPolicy {
     }
 }
 
-/// In truncate mode a prefix of this many bytes per allowed token is tokenized first; only if
-/// it does not already fill the token limit is the whole text tokenized.
+/// In truncate and error mode a text is tokenized in pieces of this many bytes per allowed
+/// token, stopping as soon as the token limit is passed: usually the first piece is enough.
+/// Text with few tokens per byte (long runs of spaces, control characters, huge words) takes
+/// more pieces, each bounded and followed by an interrupt check.
 pub const BYTES_PER_TOKEN_BOUND: usize = 64;
 
 /// The vectors of a batch, plus how many of its texts were truncated and how many tokens
@@ -148,9 +151,18 @@ impl Embedder {
         &self.session_options
     }
 
+    /// The model's tokenizer.
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
     /// Embeds texts in one run per group of similar length (see [`crate::batch`]), returning
-    /// vectors in input order, L2-normalised. `between_runs` is called before every run after
-    /// the first; the host checks for cancellation there.
+    /// vectors in input order, L2-normalised. `interrupt` is called after every piece of text
+    /// tokenized and before every run after the first; the host checks for cancellation
+    /// there, so a cancel lands within one piece or one run whatever the size of the texts.
+    ///
+    /// In window mode a text of more than one window is embedded as it is tokenized, a group of
+    /// windows at a time, keeping only the running token-weighted sum of its window vectors.
     ///
     /// int8 models run one text at a time: their activations are quantized with one scale per
     /// tensor, so in a batch a text's vector would depend on the other texts.
@@ -159,85 +171,160 @@ impl Embedder {
         texts: &[&str],
         limits: RunLimits,
         input: InputPolicy,
-        between_runs: &mut dyn FnMut(),
+        interrupt: &mut dyn FnMut(),
     ) -> Result<Embedded> {
-        // Every text becomes one or more token sequences ("items"); owner[k] is item k's text.
-        let mut tokens: Vec<Tokens> = Vec::with_capacity(texts.len());
-        let mut owner: Vec<usize> = Vec::with_capacity(texts.len());
+        let limits = self.run_limits(limits);
+        // Texts that are one token sequence each ("items") are batched together at the end;
+        // owner[k] is item k's text.
+        let mut items: Vec<Tokens> = reserve::with_capacity(texts.len(), "token sequences")?;
+        let mut owner: Vec<usize> = reserve::with_capacity(texts.len(), "token sequences")?;
+        let mut vectors: Vec<Vec<f32>> = reserve::filled(texts.len(), Vec::new(), "vectors")?;
+        let mut tokens = 0usize;
+        let piece_bytes = self.spec.max_tokens.saturating_mul(BYTES_PER_TOKEN_BOUND);
         for (i, text) in texts.iter().enumerate() {
             input.check_size(text.len())?;
             match input.long_text {
-                LongText::Truncate => {
-                    // Tokenize a prefix first; if it already fills the token limit, the rest of
-                    // the text cannot change the result. Otherwise (text with few tokens per
-                    // byte: long runs of spaces, control characters, huge words) take it all.
-                    let cut = prefix(text, self.spec.max_tokens.saturating_mul(BYTES_PER_TOKEN_BOUND));
-                    let mut t = self.tokenizer.encode(cut)?;
-                    if cut.len() < text.len() && !t.truncated {
-                        t = self.tokenizer.encode(text)?;
-                    }
-                    tokens.push(t);
-                    owner.push(i);
-                }
-                LongText::Error => {
-                    let t = self.tokenizer.encode(text)?;
-                    if t.truncated {
+                LongText::Truncate | LongText::Error => {
+                    let t = self.tokenizer.encode_truncated(text, piece_bytes, interrupt)?;
+                    if t.truncated && input.long_text == LongText::Error {
                         return Err(EngineError::TooManyTokens {
                             model: self.spec.name.clone(),
                             max_tokens: self.spec.max_tokens,
                         });
                     }
-                    tokens.push(t);
+                    items.push(t);
                     owner.push(i);
                 }
                 LongText::Window => {
-                    for w in self.tokenizer.encode_windows(text)? {
-                        tokens.push(w);
-                        owner.push(i);
+                    let mut windows = self.tokenizer.windows(text, PIECE_BYTES);
+                    let Some(first) = windows.next(interrupt)? else { continue };
+                    match windows.next(interrupt)? {
+                        None => {
+                            items.push(first);
+                            owner.push(i);
+                        }
+                        Some(second) => {
+                            let run = Runner { session: &mut self.session, spec: &self.spec, limits };
+                            let (sum, n) = run.windows(&mut windows, vec![first, second], interrupt)?;
+                            vectors[i] = sum;
+                            tokens += n;
+                        }
                     }
                 }
             }
         }
-        let truncated = tokens.iter().filter(|t| t.truncated).count();
-        let limits = match self.precision {
-            Precision::Int8 => RunLimits { max_texts: 1, ..limits },
-            Precision::Fp32 => limits,
-        };
-        let lengths: Vec<usize> = tokens.iter().map(|t| t.ids.len()).collect();
-        let mut items: Vec<Vec<f32>> = vec![Vec::new(); tokens.len()];
-        for (n, run) in plan(&lengths, limits).into_iter().enumerate() {
-            if n > 0 {
-                between_runs();
-            }
-            let batch: Vec<Tokens> = run.iter().map(|&i| tokens[i].clone()).collect();
-            let inputs = tensors::build(&batch);
-            let output = self.session.run(&inputs)?;
-            let pooled = pool(self.spec.pooling.kind, &output.view(), &inputs.mask.view()).ok_or_else(|| {
-                EngineError::ModelMismatch {
-                    model: self.spec.name.clone(),
-                    reason: format!("output shape {:?} does not fit {:?} pooling", output.shape(), self.spec.pooling.kind),
-                }
-            })?;
-            for (i, mut v) in run.into_iter().zip(pooled) {
-                l2_normalize(&mut v);
-                items[i] = v;
-            }
-        }
-        // Windows of one text: average weighted by token count, then normalise again.
-        let mut vectors: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for ((v, &i), len) in items.into_iter().zip(&owner).zip(&lengths) {
-            let acc = &mut vectors[i];
-            if acc.is_empty() {
-                *acc = vec![0.0; v.len()];
-            }
-            acc.iter_mut().zip(&v).for_each(|(a, x)| *a += x * *len as f32);
+        let truncated = items.iter().filter(|t| t.truncated).count();
+        let lengths: Vec<usize> = items.iter().map(|t| t.ids.len()).collect();
+        tokens += lengths.iter().sum::<usize>();
+        let mut run = Runner { session: &mut self.session, spec: &self.spec, limits };
+        let pooled = run.all(&items, &lengths, interrupt)?;
+        // Windows of one text: average weighted by token count, then normalise again (a text of
+        // one window or one truncated sequence goes through the same arithmetic).
+        for ((v, &i), &len) in pooled.iter().zip(&owner).zip(&lengths) {
+            add_weighted(&mut vectors[i], v, len)?;
         }
         vectors.iter_mut().for_each(|v| l2_normalize(v));
-        Ok(Embedded { vectors, truncated, tokens: lengths.iter().sum() })
+        Ok(Embedded { vectors, truncated, tokens })
+    }
+
+    /// Unit vectors of sequences already tokenized, run in the groups [`plan`] makes (no
+    /// window averaging): a way to check the tokenizing stage apart from the model.
+    pub fn embed_tokens(&mut self, items: &[Tokens], limits: RunLimits) -> Result<Vec<Vec<f32>>> {
+        let lengths: Vec<usize> = items.iter().map(|t| t.ids.len()).collect();
+        let limits = self.run_limits(limits);
+        Runner { session: &mut self.session, spec: &self.spec, limits }.all(items, &lengths, &mut || {})
+    }
+
+    /// int8 models run one sequence at a time (see [`Embedder::embed_with`]).
+    fn run_limits(&self, limits: RunLimits) -> RunLimits {
+        match self.precision {
+            Precision::Int8 => RunLimits { max_texts: 1, ..limits },
+            Precision::Fp32 => limits,
+        }
     }
 
     /// [`Embedder::embed_with`] with default run limits and nothing between runs.
     pub fn embed(&mut self, texts: &[&str]) -> Result<Embedded> {
         self.embed_with(texts, RunLimits::default(), InputPolicy::default(), &mut || {})
     }
+}
+
+/// Runs token sequences through the model: the tensors, session, pooling and normalisation
+/// stages for one batch at a time. Borrows only the session, so a text's windows can be run
+/// while the tokenizer still holds the text.
+struct Runner<'a> {
+    session: &'a mut OnnxSession,
+    spec: &'a ModelSpec,
+    limits: RunLimits,
+}
+
+impl Runner<'_> {
+    /// One unit vector per sequence, in order, run in the groups [`plan`] makes;
+    /// `interrupt` is called before every run after the first.
+    fn all(&mut self, items: &[Tokens], lengths: &[usize], interrupt: &mut dyn FnMut()) -> Result<Vec<Vec<f32>>> {
+        let mut out: Vec<Vec<f32>> = reserve::filled(items.len(), Vec::new(), "vectors")?;
+        for (n, run) in plan(lengths, self.limits).into_iter().enumerate() {
+            if n > 0 {
+                interrupt();
+            }
+            let batch: Vec<&Tokens> = run.iter().map(|&i| &items[i]).collect();
+            for (i, v) in run.into_iter().zip(self.batch(&batch)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs one batch: unit vectors in the batch's order.
+    fn batch(&mut self, batch: &[&Tokens]) -> Result<Vec<Vec<f32>>> {
+        let inputs = tensors::build(batch)?;
+        let output = self.session.run(&inputs)?;
+        let mut pooled = pool(self.spec.pooling.kind, &output.view(), &inputs.mask.view()).ok_or_else(|| {
+            EngineError::ModelMismatch {
+                model: self.spec.name.clone(),
+                reason: format!("output shape {:?} does not fit {:?} pooling", output.shape(), self.spec.pooling.kind),
+            }
+        })?;
+        pooled.iter_mut().for_each(|v| l2_normalize(v));
+        Ok(pooled)
+    }
+
+    /// The token-weighted sum of a long text's window vectors (not yet normalised) and its
+    /// token count, `first` being the windows already taken from `windows`. Windows are run
+    /// `max_texts` at a time as they are tokenized, so only one group's tokens, tensors and
+    /// vectors exist at once.
+    fn windows(mut self, windows: &mut Windows<'_>, first: Vec<Tokens>, interrupt: &mut dyn FnMut()) -> Result<(Vec<f32>, usize)> {
+        let group = self.limits.max_texts.max(1);
+        let mut sum = Vec::new();
+        let mut tokens = 0usize;
+        let mut pending = first;
+        let mut done = false;
+        loop {
+            while !done && pending.len() < group {
+                match windows.next(interrupt)? {
+                    Some(w) => pending.push(w),
+                    None => done = true,
+                }
+            }
+            if pending.is_empty() {
+                return Ok((sum, tokens));
+            }
+            let lengths: Vec<usize> = pending.iter().map(|t| t.ids.len()).collect();
+            for (v, &len) in self.all(&pending, &lengths, interrupt)?.iter().zip(&lengths) {
+                add_weighted(&mut sum, v, len)?;
+            }
+            tokens += lengths.iter().sum::<usize>();
+            pending.clear();
+            interrupt();
+        }
+    }
+}
+
+/// `acc += v * weight`, starting from zeros.
+fn add_weighted(acc: &mut Vec<f32>, v: &[f32], weight: usize) -> Result<()> {
+    if acc.is_empty() {
+        *acc = reserve::filled(v.len(), 0.0, "the window sum")?;
+    }
+    acc.iter_mut().zip(v).for_each(|(a, x)| *a += x * weight as f32);
+    Ok(())
 }
