@@ -26,4 +26,15 @@ while IFS= read -r -d '' f; do
     changed=$((changed + 1))
   fi
 done < <(find "$pkg" -type f -print0)
-echo "ok: pg_embed installed into $($PG_CONFIG --pkglibdir) ($changed files changed)"
+# The released install scripts and the upgrade scripts (sql/), which the build does not make:
+# PostgreSQL needs them to create an older version or to ALTER EXTENSION ... UPDATE.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+extdir=$($PG_CONFIG --sharedir)/extension
+for f in sql/pg_embed--*.sql; do
+  [ "$(basename "$f")" = "pg_embed--$version.sql" ] && continue   # the build's own, checked by tests/upgrade
+  if ! cmp -s "$f" "$extdir/$(basename "$f")"; then
+    cp "$f" "$extdir/$(basename "$f").new" && mv -f "$extdir/$(basename "$f").new" "$extdir/$(basename "$f")"
+    changed=$((changed + 1))
+  fi
+done
+echo "ok: pg_embed $version installed into $($PG_CONFIG --pkglibdir) ($changed files changed)"

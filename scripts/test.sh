@@ -150,6 +150,11 @@ for stage in $stages; do
       # A primary and a streaming standby: pins, routing and refusals on the replica.
       set +e; tests/replica/run.sh; rc4=$?; set -e
       if [ $rc = 0 ]; then rc=$rc4; fi
+      # The release checks: the generated install script is the committed one, and 0.1.0 -> now
+      # by ALTER EXTENSION UPDATE keeps the user's objects and equals a fresh install.
+      step "upgrade and schema (tests/upgrade/run.sh)"
+      set +e; tests/upgrade/run.sh; rc5=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc5; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         for f in "$iso"/results/*.out; do
           sed -e "s|$MODEL_DIR|@models@|g" "$f" > tests/isolation/expected/"$(basename "$f")"
