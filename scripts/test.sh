@@ -19,6 +19,7 @@ rm -rf "$faults"
 mkdir -p "$faults/corrupt/all-MiniLM-L6-v2" "$faults/unreadable/all-MiniLM-L6-v2" "$faults/empty"
 cp "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/corrupt/all-MiniLM-L6-v2/"
 head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-MiniLM-L6-v2/model.onnx"
+cp -r "$faults/corrupt/all-MiniLM-L6-v2" "$faults/corrupt/broken-model"   # a user model that cannot load
 cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
 chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
 chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"

@@ -91,6 +91,35 @@ $$;
 COMMENT ON FUNCTION pg_embed_vector_schema() IS 'Internal: the schema of pgvector''s vector type, quoted, to qualify its operators.';
 
 -- Functions that run SQL fix their search_path and qualify pgvector's operators.
+CREATE OR REPLACE FUNCTION pg_embed_check_column(relation regclass, col name, wanted regtype[], what text)
+RETURNS regtype LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found regtype;
+    fitting text;
+BEGIN
+    IF col IS NULL THEN
+        RAISE EXCEPTION '% column must not be NULL', what USING ERRCODE = '22004',
+            HINT = format('Name the %s column of %s.', what, relation);
+    END IF;
+    SELECT a.atttypid::regtype INTO found FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO fitting FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = ANY (wanted);
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'column "%" of relation % does not exist', col, relation USING ERRCODE = '42703',
+            DETAIL = format('The %s column must be of type %s.', what, array_to_string(wanted, ' or ')),
+            HINT = coalesce(CASE WHEN fitting IS NOT NULL THEN format('Columns of %s that fit: %s.', relation, fitting) END,
+                            format('%s has no column of type %s; add one.', relation, array_to_string(wanted, ' or ')));
+    END IF;
+    IF NOT found = ANY (wanted) THEN
+        RAISE EXCEPTION 'column "%" of relation % is of type %, not %', col, relation, found, array_to_string(wanted, ' or ')
+            USING ERRCODE = '42804', DETAIL = format('It was given as the %s column.', what),
+            HINT = coalesce(CASE WHEN fitting IS NOT NULL THEN format('Columns of %s that fit: %s.', relation, fitting) END,
+                            format('%s has no column of type %s; add one.', relation, array_to_string(wanted, ' or ')));
+    END IF;
+    RETURN found;
+END
+$$;
 CREATE OR REPLACE FUNCTION pg_embed_provenance_trigger() RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -107,17 +136,17 @@ BEGIN
             USING ERRCODE = '39P01', DETAIL = format('Trigger %s on %s is %s %s FOR EACH %s with %s arguments.', TG_NAME, TG_RELID::regclass, TG_WHEN, TG_OP, TG_LEVEL, TG_NARGS),
             HINT = 'CREATE TRIGGER t BEFORE INSERT OR UPDATE ON tbl FOR EACH ROW EXECUTE FUNCTION pg_embed_provenance_trigger(''body'', ''embedding'', ''model_id'', ''doc'');';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, text_col, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, vec_col, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, id_col, '{text}', 'model id');
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, text_col::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, vec_col::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, id_col::name, '{text}'::regtype[], 'model id'::text);
     body := to_jsonb(NEW) ->> text_col;
     IF body IS NULL THEN
         NEW := jsonb_populate_record(NEW, jsonb_build_object(vec_col, NULL, id_col, NULL));
         RETURN NEW;
     END IF;
     model := CASE source WHEN 'auto' THEN @extschema@.embed_auto_model(body)
-                         WHEN 'doc' THEN @extschema@.pg_embed_role_model('doc')
-                         WHEN 'code' THEN @extschema@.pg_embed_role_model('code')
+                         WHEN 'doc' THEN @extschema@.pg_embed_role_model('doc'::text)
+                         WHEN 'code' THEN @extschema@.pg_embed_role_model('code'::text)
                          ELSE source END;
     mid := @extschema@.pg_embed_model_id(model);
     -- An update that changes neither the text nor the model keeps its vector.
@@ -161,19 +190,19 @@ BEGIN
         RAISE EXCEPTION 'sample must be at least 1, not %', sample USING ERRCODE = '22023',
             HINT = 'sample is how many queries are evaluated, e.g. sample => 200.';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(documents, id_column, ints, 'document id');
-    PERFORM @extschema@.pg_embed_check_column(documents, text_column, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(documents, current_column, ARRAY[@extschema@.pg_embed_vector_type()], 'current vector');
-    PERFORM @extschema@.pg_embed_check_column(documents, candidate_column, ARRAY[@extschema@.pg_embed_vector_type()], 'candidate vector');
-    PERFORM @extschema@.pg_embed_check_column(queries, query_column, '{text,varchar}', 'query text');
-    PERFORM @extschema@.pg_embed_check_column(queries, relevant_column, '{smallint[],integer[],bigint[]}', 'relevant document ids');
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, id_column::name, ints::regtype[], 'document id'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, current_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'current vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, candidate_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'candidate vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(queries::regclass, query_column::name, '{text,varchar}'::regtype[], 'query text'::text);
+    PERFORM @extschema@.pg_embed_check_column(queries::regclass, relevant_column::name, '{smallint[],integer[],bigint[]}'::regtype[], 'relevant document ids'::text);
     IF current_column = candidate_column THEN
         RAISE EXCEPTION 'the candidate column must not be the current column "%"', current_column USING ERRCODE = '22023',
             HINT = format('Add a side column: ALTER TABLE %s ADD COLUMN %I vector;', documents, current_column || '_candidate');
     END IF;
     -- Vectors the side column still lacks (CALL pg_embed_backfill first on a large table: it
     -- commits in chunks; this is one transaction).
-    EXECUTE format('UPDATE %s SET %I = @extschema@.embed(%I, %L) WHERE %I IS NULL AND %I IS NOT NULL',
+    EXECUTE format('UPDATE %s SET %I = @extschema@.embed(%I::text, %L::text) WHERE %I IS NULL AND %I IS NOT NULL',
                    documents, candidate_column, text_column, candidate_model, candidate_column, text_column);
     GET DIAGNOSTICS embedded = ROW_COUNT;
     IF embedded > 0 THEN
@@ -235,9 +264,9 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = 'Use the distance of the vector column''s HNSW index (vector_cosine_ops: cosine).',
                   HINT = 'distance => ''cosine''';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}', 'id');
-    PERFORM @extschema@.pg_embed_check_column(relation, tsvector_column, '{tsvector}', 'tsvector');
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, id_column::name, '{smallint,integer,bigint}'::regtype[], 'id'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, tsvector_column::name, '{tsvector}'::regtype[], 'tsvector'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
     text_sql := format(
         'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
         'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '
@@ -357,12 +386,14 @@ BEGIN
     END LOOP;
 END
 $$;
-
 -- Backfill: done means done, linear, partitions, truthful 'interrupted', rows written under
 -- row-level security instead of through a SECURITY DEFINER function granted to PUBLIC.
 DROP VIEW @extschema@.pg_embed_backfills;
 DROP FUNCTION @extschema@.pg_embed_backfill_report(regclass, name, name, text, timestamptz, bigint, bigint, boolean);
-ALTER TABLE @extschema@.pg_embed_backfill_progress ADD COLUMN rows_skipped bigint NOT NULL DEFAULT 0;
+ALTER TABLE @extschema@.pg_embed_backfill_progress ADD COLUMN rows_skipped bigint NOT NULL DEFAULT 0,
+    ADD COLUMN owner name NOT NULL DEFAULT current_user;
+-- Rows of 0.1.0 runs get the role running this update as owner; once they are not running, any
+-- role that may update their relation may remove them.
 CREATE FUNCTION pg_embed_backfill_key(relation regclass, vector_column name) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT hashtextextended('pg_embed_backfill ' || relation::oid::text || ' ' || vector_column, 0)
@@ -380,13 +411,16 @@ COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal:
 ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
 CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
 CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
-    WITH CHECK (pid = pg_backend_pid() AND has_table_privilege(relation, 'UPDATE')
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
                 AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
                                                          AND a.attnum > 0 AND NOT a.attisdropped));
 CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
-    USING (pid = pg_backend_pid()) WITH CHECK (pid = pg_backend_pid());
+    USING (pid = pg_backend_pid() AND owner = current_user)
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
 CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
-    USING (pid = pg_backend_pid()
+    USING ((pid = pg_backend_pid() AND owner = current_user)
            OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
 GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
 
@@ -412,7 +446,7 @@ CREATE FUNCTION pg_embed_backfill_begin(
 DECLARE
     key bigint;
     -- The model each row should be embedded with, as SQL over the text expression %s.
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'));
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
     id_literal text;
     todo text;
     embed_expr text;
@@ -428,13 +462,13 @@ BEGIN
         RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
             HINT = 'chunk_size => 200 commits every 200 rows.';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
     IF hash_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation, hash_column, '{text,varchar}', 'hash');
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
     END IF;
     IF model_id_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation, model_id_column, '{text}', 'model id');
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
     END IF;
     IF NOT has_table_privilege(relation, 'UPDATE') THEN
         RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
@@ -442,10 +476,10 @@ BEGIN
     END IF;
     IF model = 'auto' THEN
         model_name := 'auto';
-        embed_expr := format('@extschema@.embed_auto(t.%I)', text_column);
+        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
     ELSE
         PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
-        embed_expr := format('@extschema@.embed(t.%I, %L)', text_column, model_name);
+        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
         id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
     END IF;
     -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
@@ -457,17 +491,21 @@ BEGIN
     END IF;
     IF model_id_column IS NOT NULL THEN
         todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I))', text_column));
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
         set_extra := set_extra || format(', %I = ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I))', text_column));
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
     END IF;
     todo := todo || ')';
     key := @extschema@.pg_embed_backfill_key(relation, vector_column);
     IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
         RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
-            DETAIL = format('Backend %s holds it.', (SELECT string_agg(l.pid::text, ', ') FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = key)),
-            HINT = 'Wait for it to finish (see pg_embed_backfills), or cancel it with pg_cancel_backend(pid).';
+            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
+                                    CASE WHEN has_table_privilege(a.usesysid, relation, 'UPDATE') THEN ''
+                                         ELSE ', which may not update the table: it is not a backfill' END)
+                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
+            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
     END IF;
     DELETE FROM @extschema@.pg_embed_backfill_progress p
      WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
@@ -513,7 +551,7 @@ BEGIN
     IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
         IF state ->> 'cache_model' IS NOT NULL THEN
-            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L, array_agg(s.t)) FROM '
+            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
                            '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
                            state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
             USING (state ->> 'after')::tid;
@@ -565,8 +603,8 @@ $$;
 COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a pg_embed_backfill run.';
 CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, $1 ->> 'vector_column'))
-     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, $1 ->> 'vector_column')
+    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
+     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
 $$;
 COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
 CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
@@ -587,8 +625,15 @@ CREATE OR REPLACE PROCEDURE pg_embed_backfill(
 DECLARE
     state jsonb;
 BEGIN
-    state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
-                                                  hash_column, model_id_column, notice_every);
+    BEGIN
+        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
+                                                      hash_column, model_id_column, notice_every);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- The run's lock is a session lock: release it whatever failed after it was taken.
+        PERFORM @extschema@.pg_embed_backfill_end(
+            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
+        RAISE;
+    END;
     COMMIT;
     LOOP
         BEGIN

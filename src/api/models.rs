@@ -26,7 +26,8 @@ fn embed(body: Text, model: Text) -> Vector {
 /// session's settings: the IMMUTABLE entry point for generated columns, expression indexes
 /// and statements pushed to other nodes. Its arguments name everything that decides the
 /// vector; the model's files are assumed never to change in place (as a text search
-/// dictionary's files are), and a changed file is refused rather than used (see README).
+/// dictionary's files are): a replaced file is noticed and the new one used, so anything
+/// stored from the old one must be embedded again (see README).
 #[pg_extern(immutable, strict, parallel_safe, cost = 10000)]
 fn embed_fixed(body: Text, model: Text, precision: Text, long_text: default!(Text, "'truncate'")) -> Vector {
     let spec = runtime::resolve(&model).or_raise();

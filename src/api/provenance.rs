@@ -21,7 +21,8 @@ use crate::text::Text;
 fn pg_embed_model_id(model: Text) -> String {
     let spec = resolve(&model).or_raise();
     let precision = crate::gucs::precision_for(&spec);
-    provenance::model_id(&spec, &crate::gucs::model_dir(), precision).or_raise()
+    let definition = crate::runtime::definition(&spec);
+    provenance::model_id(&spec, &crate::gucs::model_dir(), precision, definition.as_deref()).or_raise()
 }
 
 /// The model a role uses now: `doc` (embed_doc), `code` (embed_code), `general` (fallback).

@@ -31,7 +31,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::gucs::{self, PersistentCache};
-pub use models::{all_specs, register, resolve};
+pub use models::{all_specs, definition, register, resolve};
 
 thread_local! {
     static CACHE: RefCell<LruCache<Embedder>> = RefCell::new(LruCache::new());
@@ -44,8 +44,10 @@ pub struct Settings {
     pub policy: InputPolicy,
     pub session: SessionOptions,
     pub limits: RunLimits,
-    /// Whether the shared cache table may be read and written (pg_embed.persistent_cache).
+    /// Whether the shared cache table may be read (pg_embed.persistent_cache).
     pub shared_cache: bool,
+    /// Whether this backend's vector cache may be used (pg_embed.cache_size).
+    pub memory_cache: bool,
 }
 
 impl Settings {
@@ -57,12 +59,14 @@ impl Settings {
             session: gucs::session_options(),
             limits: gucs::run_limits(),
             shared_cache: true,
+            memory_cache: true,
         }
     }
 
     /// Settings that depend on the arguments alone (the IMMUTABLE entry point): the given
     /// precision and long-text mode, one text per model run, one thread and full graph
-    /// optimisation, whatever the session has set, and no shared cache table. Only the size
+    /// optimisation, whatever the session has set, and no cache at all (a cached vector may
+    /// have been made under other run settings). Only the size
     /// bound (pg_embed.max_text_size) still comes from the session: it refuses, it never
     /// changes a vector.
     pub fn fixed(precision: Precision, long_text: LongText) -> Settings {
@@ -72,6 +76,7 @@ impl Settings {
             session: SessionOptions { arena: gucs::session_options().arena, ..SessionOptions::default() },
             limits: RunLimits { max_texts: 1, ..RunLimits::default() },
             shared_cache: false,
+            memory_cache: false,
         }
     }
 }
@@ -205,7 +210,7 @@ pub fn embed_as(spec: &ModelSpec, texts: &[&str], settings: &Settings) -> Result
     let mut call = Call { texts: texts.len() as u64, ..Call::default() };
     cache::enforce_budget();
     let table = settings.shared_cache && gucs::persistent_cache() != PersistentCache::Off;
-    let out = if gucs::cache_bytes() == 0 && !table {
+    let out = if (gucs::cache_bytes() == 0 || !settings.memory_cache) && !table {
         embed_in_cache(name, spec, &opts, settings, texts)
     } else {
         embed_cached(name, spec, &opts, settings, table, texts, &mut call)
@@ -246,9 +251,12 @@ fn embed_cached(
         ready(&mut cache, name, spec, opts)?;
         Ok(cache.peek(name).expect("loaded above").identity().to_string())
     })?;
+    let identity = cache_identity(spec, &identity);
     let keys: Vec<Key> = texts.iter().map(|t| vcache::key(name, opts.precision, &identity, policy.long_text, t)).collect();
     let mut found: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
-    call.cache_hits = cache::lookup_memory(&keys, &mut found);
+    if settings.memory_cache {
+        call.cache_hits = cache::lookup_memory(&keys, &mut found);
+    }
     if table {
         call.table_hits = cache::lookup_table(&keys, &mut found);
     }
@@ -267,7 +275,9 @@ fn embed_cached(
     call.cache_misses = missing.len() as u64;
     let fresh = if missing.is_empty() { Embedded::default() } else { embed_in_cache(name, spec, opts, settings, &missing)? };
     let entries: Vec<(Key, &[f32])> = missing_keys.iter().copied().zip(fresh.vectors.iter().map(Vec::as_slice)).collect();
-    cache::remember(&entries);
+    if settings.memory_cache {
+        cache::remember(&entries);
+    }
     let vectors = found
         .into_iter()
         .zip(&keys)
@@ -303,6 +313,7 @@ pub fn store_in_table(name: &str, texts: &[&str]) -> Result<u64, EngineError> {
         ready(&mut cache, name, &spec, &opts)?;
         Ok(cache.peek(name).expect("loaded above").identity().to_string())
     })?;
+    let identity = cache_identity(&spec, &identity);
     let keys: Vec<Key> =
         texts.iter().map(|t| vcache::key(name, opts.precision, &identity, settings.policy.long_text, t)).collect();
     let mut found: Vec<Option<Vec<f32>>> = vec![None; texts.len()];
@@ -323,15 +334,24 @@ pub fn store_in_table(name: &str, texts: &[&str]) -> Result<u64, EngineError> {
     Ok(cache::store_rows(name, opts.precision, &identity, &rows))
 }
 
+/// The identity a cache key names: the files as loaded, and a user model's definition.
+fn cache_identity(spec: &ModelSpec, files: &str) -> String {
+    match definition(spec) {
+        Some(d) => format!("{files}+{d}"),
+        None => files.to_string(),
+    }
+}
+
 /// Makes sure `name` is loaded as the settings now ask (reloading it if its precision or
 /// ONNX Runtime options changed).
 fn ready(cache: &mut LruCache<Embedder>, name: &str, spec: &ModelSpec, opts: &LoadOptions) -> Result<(), EngineError> {
-    // Also stale: files that are no longer the ones on disk under pg_embed.model_dir (replaced
-    // in place, or another folder set), so the model ids reported always name the files that
-    // embed. Two stat calls; an unreadable folder keeps the loaded copy serving.
+    // Also stale: loaded from another pg_embed.model_dir than the one set now, or from files
+    // replaced on disk since, so the model ids reported always name the files that embed.
+    // Two stat calls; a folder that became unreadable keeps the loaded copy serving.
     let stale = cache.peek(name).is_some_and(|m| {
         m.precision() != opts.precision
             || *m.session_options() != opts.session
+            || m.model_dir() != opts.model_dir.as_path()
             || pg_embed_engine::files::locate(spec, &opts.model_dir, opts.precision)
                 .is_ok_and(|paths| pg_embed_engine::files::identity(&paths) != m.identity())
     });

@@ -1,8 +1,10 @@
 //! Resolving a model name to its catalog entry: the built-in catalog first, then the models
 //! users registered in the extension's table `pg_embed_user_models`.
 //!
-//! A user model's entry is read once per backend and kept: the files of a name are assumed
-//! never to change in place (which is also what lets `embed(text, model)` be IMMUTABLE).
+//! A user model's entry is read again at the first use in each transaction, so a registration
+//! changed in another session is seen at the next transaction; a model loaded under the old
+//! entry is then unloaded. Its definition (see `definition_digest`) is part of its model id
+//! and of its cache keys, so vectors of two definitions of one name are never confused.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -12,7 +14,8 @@ use pg_embed_engine::{Catalog, EngineError, ModelSpec};
 
 thread_local! {
     static BUILTIN: Catalog = Catalog::builtin();
-    static USER: RefCell<HashMap<String, ModelSpec>> = RefCell::new(HashMap::new());
+    /// User entries, with the start of the transaction that read them.
+    static USER: RefCell<HashMap<String, (i64, ModelSpec)>> = RefCell::new(HashMap::new());
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +34,30 @@ impl ModelSource {
 }
 
 fn user_spec(name: &str) -> Option<ModelSpec> {
-    if let Some(s) = USER.with(|u| u.borrow().get(name).cloned()) {
-        return Some(s);
+    // SAFETY: reads the current transaction's start time (the leader's in a parallel worker).
+    let now = unsafe { pgrx::pg_sys::GetCurrentTransactionStartTimestamp() };
+    let cached = USER.with(|u| u.borrow().get(name).cloned());
+    if let Some((read_at, spec)) = &cached {
+        if *read_at == now {
+            return Some(spec.clone());
+        }
     }
-    let spec = super::tables::user_model(name)?;
-    USER.with(|u| u.borrow_mut().insert(name.to_string(), spec.clone()));
-    Some(spec)
+    let fresh = super::tables::user_model(name);
+    if cached.as_ref().map(|(_, s)| s) != fresh.as_ref() {
+        // Registered again (or removed) since this backend loaded it: load it anew.
+        super::unload(Some(name));
+    }
+    USER.with(|u| match &fresh {
+        Some(spec) => u.borrow_mut().insert(name.to_string(), (now, spec.clone())),
+        None => u.borrow_mut().remove(name),
+    });
+    fresh
+}
+
+/// The definition digest that names a user model's entry in model ids and cache keys; None
+/// for a built-in model (its entry changes only with the library, and its ids stay as they are).
+pub fn definition(spec: &ModelSpec) -> Option<String> {
+    (!is_builtin(&spec.name)).then(|| pg_embed_engine::catalog::definition_digest(spec))
 }
 
 /// The entry for `name`, built-in first, then user-registered.

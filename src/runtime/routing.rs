@@ -39,8 +39,27 @@ pub struct Choice {
     pub pinned: bool,
 }
 
+/// Choices kept per transaction (one per role and preference list seen; a transaction that
+/// cycles through more lists starts over).
+const MAX_CACHED: usize = 64;
+
+/// Preferred models considered per role (the rest of a longer list is ignored).
+pub const MAX_PREFERENCES: usize = 16;
+
+/// One-time notices remembered per backend; past this many, further ones are not deduplicated
+/// but simply not sent (a session cycling through settings cannot grow the backend's memory).
+const MAX_NOTICED: usize = 256;
+
+fn notice_once(key: String) -> bool {
+    NOTICED_MISSING.with(|n| {
+        let mut n = n.borrow_mut();
+        n.len() < MAX_NOTICED && n.insert(key)
+    })
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<(Role, String), (i64, Choice)>> = RefCell::new(HashMap::new());
+    /// This transaction's choices only (entries of earlier transactions are dropped).
+    static CACHE: RefCell<HashMap<(Role, u64), (i64, Choice)>> = RefCell::new(HashMap::new());
     static NOTICED_MISSING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
 }
 
@@ -64,7 +83,7 @@ fn notice_skipped(decision: &Decision) {
     let Some(chosen) = decision.model.as_deref() else { return };
     let dir = gucs::model_dir();
     for (model, verdict) in decision.considered.iter().take_while(|(m, _)| m != chosen) {
-        if verdict == "files not present" && NOTICED_MISSING.with(|n| n.borrow_mut().insert(model.clone())) {
+        if verdict == "files not present" && notice_once(model.clone()) {
             pgrx::notice!("pg_embed: model \"{model}\" skipped: its files are not in \"{}\"", dir.join(model).display());
         }
     }
@@ -84,7 +103,10 @@ pub fn decide_static(role: Role) -> (Decision, String) {
 
 fn decide_with(role: Role, resources: Resources, held_bytes: u64) -> (Decision, Resources, String) {
     let prefs = gucs::preferences(role);
-    let preferences = prefs.split(',').map(str::trim).filter(|s| !s.is_empty()).filter_map(candidate).collect();
+    // At most MAX_PREFERENCES names are looked at: a setting any role may write must not make
+    // one decision cost thousands of catalog lookups.
+    let preferences =
+        prefs.split(',').map(str::trim).filter(|s| !s.is_empty()).take(MAX_PREFERENCES).filter_map(candidate).collect();
     let fallback = gucs::fallback_model().and_then(|f| candidate(&f));
     let inputs = Inputs {
         role,
@@ -105,7 +127,12 @@ pub fn role_of(text: &str) -> Role {
 /// The model serving `role` now.
 pub fn choose(role: Role) -> Result<Choice, EngineError> {
     let prefs = gucs::preferences(role);
-    let key = (role, prefs.clone());
+    let key = (role, {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        prefs.hash(&mut h);
+        h.finish()
+    });
     let now = transaction_start();
     if let Some(c) = CACHE.with(|c| c.borrow().get(&key).filter(|(t, _)| *t == now).map(|(_, c)| c.clone())) {
         return Ok(c);
@@ -119,7 +146,7 @@ pub fn choose(role: Role) -> Result<Choice, EngineError> {
             // backend still holds keeps serving, and otherwise its load names the missing file.
             let first = prefs.split(',').map(str::trim).find(|s| !s.is_empty()).map(str::to_string);
             let model = decision.model.or(first).ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
-            if pin.is_some() && NOTICED_MISSING.with(|n| n.borrow_mut().insert(format!("prefs:{role}:{prefs}"))) {
+            if pin.is_some() && notice_once(format!("prefs:{role}:{prefs}")) {
                 pgrx::notice!(
                     "pg_embed: this session's preferences for {role} differ from the pinned ones; using \"{model}\" in this session only"
                 );
@@ -127,7 +154,14 @@ pub fn choose(role: Role) -> Result<Choice, EngineError> {
             Choice { model, pinned: false }
         }
     };
-    CACHE.with(|c| c.borrow_mut().insert(key, (now, choice.clone())));
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        c.retain(|_, (t, _)| *t == now);
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        c.insert(key, (now, choice.clone()));
+    });
     Ok(choice)
 }
 

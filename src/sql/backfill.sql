@@ -13,6 +13,8 @@ CREATE TABLE pg_embed_backfill_progress (
     rows_total bigint NOT NULL,
     finished boolean NOT NULL DEFAULT false,
     rows_skipped bigint NOT NULL DEFAULT 0,
+    -- The role that runs it: a backend's pid outlives nothing, a new session may reuse it.
+    owner name NOT NULL DEFAULT current_user,
     PRIMARY KEY (pid, relation, vector_column)
 );
 COMMENT ON TABLE pg_embed_backfill_progress IS 'Progress of pg_embed_backfill() runs, one row per run, updated at every chunk commit.';
@@ -34,18 +36,22 @@ LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp A
 $$;
 COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal: whether backend pid is running a backfill of this vector column now.';
 
--- Every role may watch every run; a role writes only its own backend's rows, for relations it
--- may update and columns they have, and may remove the rows of runs no longer running.
+-- Every role may watch every run; a role writes only its own rows of its own backend, for
+-- relations it may update and columns they have, and may remove the rows of runs no longer
+-- running on relations it may update.
 ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
 CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
 CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
-    WITH CHECK (pid = pg_backend_pid() AND has_table_privilege(relation, 'UPDATE')
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
                 AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
                                                          AND a.attnum > 0 AND NOT a.attisdropped));
 CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
-    USING (pid = pg_backend_pid()) WITH CHECK (pid = pg_backend_pid());
+    USING (pid = pg_backend_pid() AND owner = current_user)
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
 CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
-    USING (pid = pg_backend_pid()
+    USING ((pid = pg_backend_pid() AND owner = current_user)
            OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
 GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
 
@@ -74,7 +80,7 @@ CREATE FUNCTION pg_embed_backfill_begin(
 DECLARE
     key bigint;
     -- The model each row should be embedded with, as SQL over the text expression %s.
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'));
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
     id_literal text;
     todo text;
     embed_expr text;
@@ -90,13 +96,13 @@ BEGIN
         RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
             HINT = 'chunk_size => 200 commits every 200 rows.';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
     IF hash_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation, hash_column, '{text,varchar}', 'hash');
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
     END IF;
     IF model_id_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation, model_id_column, '{text}', 'model id');
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
     END IF;
     IF NOT has_table_privilege(relation, 'UPDATE') THEN
         RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
@@ -104,10 +110,10 @@ BEGIN
     END IF;
     IF model = 'auto' THEN
         model_name := 'auto';
-        embed_expr := format('@extschema@.embed_auto(t.%I)', text_column);
+        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
     ELSE
         PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
-        embed_expr := format('@extschema@.embed(t.%I, %L)', text_column, model_name);
+        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
         id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
     END IF;
     -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
@@ -119,17 +125,21 @@ BEGIN
     END IF;
     IF model_id_column IS NOT NULL THEN
         todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I))', text_column));
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
         set_extra := set_extra || format(', %I = ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I))', text_column));
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
     END IF;
     todo := todo || ')';
     key := @extschema@.pg_embed_backfill_key(relation, vector_column);
     IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
         RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
-            DETAIL = format('Backend %s holds it.', (SELECT string_agg(l.pid::text, ', ') FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::bigint << 32) | l.objid::bigint) = key)),
-            HINT = 'Wait for it to finish (see pg_embed_backfills), or cancel it with pg_cancel_backend(pid).';
+            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
+                                    CASE WHEN has_table_privilege(a.usesysid, relation, 'UPDATE') THEN ''
+                                         ELSE ', which may not update the table: it is not a backfill' END)
+                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
+            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
     END IF;
     DELETE FROM @extschema@.pg_embed_backfill_progress p
      WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
@@ -180,7 +190,7 @@ BEGIN
     IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
         IF state ->> 'cache_model' IS NOT NULL THEN
-            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L, array_agg(s.t)) FROM '
+            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
                            '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
                            state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
             USING (state ->> 'after')::tid;
@@ -234,8 +244,8 @@ COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a p
 -- Releases the run's lock (when it ends, or fails).
 CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, $1 ->> 'vector_column'))
-     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, $1 ->> 'vector_column')
+    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
+     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
 $$;
 COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
 CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
@@ -259,8 +269,15 @@ CREATE PROCEDURE pg_embed_backfill(
 DECLARE
     state jsonb;
 BEGIN
-    state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
-                                                  hash_column, model_id_column, notice_every);
+    BEGIN
+        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
+                                                      hash_column, model_id_column, notice_every);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- The run's lock is a session lock: release it whatever failed after it was taken.
+        PERFORM @extschema@.pg_embed_backfill_end(
+            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
+        RAISE;
+    END;
     COMMIT;
     LOOP
         BEGIN

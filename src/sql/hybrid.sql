@@ -19,9 +19,9 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = 'Use the distance of the vector column''s HNSW index (vector_cosine_ops: cosine).',
                   HINT = 'distance => ''cosine''';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}', 'id');
-    PERFORM @extschema@.pg_embed_check_column(relation, tsvector_column, '{tsvector}', 'tsvector');
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, id_column::name, '{smallint,integer,bigint}'::regtype[], 'id'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, tsvector_column::name, '{tsvector}'::regtype[], 'tsvector'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
     text_sql := format(
         'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
         'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '

@@ -25,13 +25,13 @@ BEGIN
     IF found IS NULL THEN
         RAISE EXCEPTION 'column "%" of relation % does not exist', col, relation USING ERRCODE = '42703',
             DETAIL = format('The %s column must be of type %s.', what, array_to_string(wanted, ' or ')),
-            HINT = coalesce(format('Columns of %s that fit: %s.', relation, fitting),
+            HINT = coalesce(CASE WHEN fitting IS NOT NULL THEN format('Columns of %s that fit: %s.', relation, fitting) END,
                             format('%s has no column of type %s; add one.', relation, array_to_string(wanted, ' or ')));
     END IF;
     IF NOT found = ANY (wanted) THEN
         RAISE EXCEPTION 'column "%" of relation % is of type %, not %', col, relation, found, array_to_string(wanted, ' or ')
             USING ERRCODE = '42804', DETAIL = format('It was given as the %s column.', what),
-            HINT = coalesce(format('Columns of %s that fit: %s.', relation, fitting),
+            HINT = coalesce(CASE WHEN fitting IS NOT NULL THEN format('Columns of %s that fit: %s.', relation, fitting) END,
                             format('%s has no column of type %s; add one.', relation, array_to_string(wanted, ' or ')));
     END IF;
     RETURN found;
@@ -72,17 +72,17 @@ BEGIN
             USING ERRCODE = '39P01', DETAIL = format('Trigger %s on %s is %s %s FOR EACH %s with %s arguments.', TG_NAME, TG_RELID::regclass, TG_WHEN, TG_OP, TG_LEVEL, TG_NARGS),
             HINT = 'CREATE TRIGGER t BEFORE INSERT OR UPDATE ON tbl FOR EACH ROW EXECUTE FUNCTION pg_embed_provenance_trigger(''body'', ''embedding'', ''model_id'', ''doc'');';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, text_col, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, vec_col, ARRAY[@extschema@.pg_embed_vector_type()], 'vector');
-    PERFORM @extschema@.pg_embed_check_column(TG_RELID, id_col, '{text}', 'model id');
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, text_col::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, vec_col::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(TG_RELID::regclass, id_col::name, '{text}'::regtype[], 'model id'::text);
     body := to_jsonb(NEW) ->> text_col;
     IF body IS NULL THEN
         NEW := jsonb_populate_record(NEW, jsonb_build_object(vec_col, NULL, id_col, NULL));
         RETURN NEW;
     END IF;
     model := CASE source WHEN 'auto' THEN @extschema@.embed_auto_model(body)
-                         WHEN 'doc' THEN @extschema@.pg_embed_role_model('doc')
-                         WHEN 'code' THEN @extschema@.pg_embed_role_model('code')
+                         WHEN 'doc' THEN @extschema@.pg_embed_role_model('doc'::text)
+                         WHEN 'code' THEN @extschema@.pg_embed_role_model('code'::text)
                          ELSE source END;
     mid := @extschema@.pg_embed_model_id(model);
     -- An update that changes neither the text nor the model keeps its vector.
@@ -132,19 +132,19 @@ BEGIN
         RAISE EXCEPTION 'sample must be at least 1, not %', sample USING ERRCODE = '22023',
             HINT = 'sample is how many queries are evaluated, e.g. sample => 200.';
     END IF;
-    PERFORM @extschema@.pg_embed_check_column(documents, id_column, ints, 'document id');
-    PERFORM @extschema@.pg_embed_check_column(documents, text_column, '{text,varchar}', 'text');
-    PERFORM @extschema@.pg_embed_check_column(documents, current_column, ARRAY[@extschema@.pg_embed_vector_type()], 'current vector');
-    PERFORM @extschema@.pg_embed_check_column(documents, candidate_column, ARRAY[@extschema@.pg_embed_vector_type()], 'candidate vector');
-    PERFORM @extschema@.pg_embed_check_column(queries, query_column, '{text,varchar}', 'query text');
-    PERFORM @extschema@.pg_embed_check_column(queries, relevant_column, '{smallint[],integer[],bigint[]}', 'relevant document ids');
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, id_column::name, ints::regtype[], 'document id'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, current_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'current vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(documents::regclass, candidate_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'candidate vector'::text);
+    PERFORM @extschema@.pg_embed_check_column(queries::regclass, query_column::name, '{text,varchar}'::regtype[], 'query text'::text);
+    PERFORM @extschema@.pg_embed_check_column(queries::regclass, relevant_column::name, '{smallint[],integer[],bigint[]}'::regtype[], 'relevant document ids'::text);
     IF current_column = candidate_column THEN
         RAISE EXCEPTION 'the candidate column must not be the current column "%"', current_column USING ERRCODE = '22023',
             HINT = format('Add a side column: ALTER TABLE %s ADD COLUMN %I vector;', documents, current_column || '_candidate');
     END IF;
     -- Vectors the side column still lacks (CALL pg_embed_backfill first on a large table: it
     -- commits in chunks; this is one transaction).
-    EXECUTE format('UPDATE %s SET %I = @extschema@.embed(%I, %L) WHERE %I IS NULL AND %I IS NOT NULL',
+    EXECUTE format('UPDATE %s SET %I = @extschema@.embed(%I::text, %L::text) WHERE %I IS NULL AND %I IS NOT NULL',
                    documents, candidate_column, text_column, candidate_model, candidate_column, text_column);
     GET DIAGNOSTICS embedded = ROW_COUNT;
     IF embedded > 0 THEN

@@ -19,7 +19,8 @@ by SET statement_timeout = '3s'. Each case runs --repeat times (default 3). Chec
   - t has no rows (nothing partial is left);
   - the same session then embeds a known text exactly as before the cancel (cosine >= 0.9999).
 
-Texts in `big` stay under the model's 256-token limit. Two more checks cover a cancel that is
+Texts in `big` stay under the model's 256-token limit; a third statement embeds one 32 MB text
+whole (long_text = window), where tokenizing alone used to take over 20 s without a check. Two more checks cover a cancel that is
 pending when pg_embed emits a NOTICE (a truncated text, an evicted model): the session must
 still embed afterwards.
 
@@ -63,6 +64,7 @@ class Runner:
             conn.add_notice_handler(lambda d: notices.append(d.message_primary))
             conn.execute("CREATE TABLE big (id int PRIMARY KEY, body text NOT NULL)")
             conn.execute("CREATE TABLE t (id int, embedding vector(384))")
+            conn.execute("CREATE TABLE huge AS SELECT repeat('The planner estimates row counts from statistics. ', 640000) AS body")
             # Time embed_doc on a sample to size `big` for well over MIN_RUN_S of work.
             sample = [gen.prose(self.rnd.randint(120, 170)) for _ in range(30)]
             conn.execute("SELECT embed_doc('warm up')")
@@ -98,6 +100,12 @@ class Runner:
     STATEMENTS = {
         "row by row": "INSERT INTO t SELECT id, embed_doc(body) FROM big ORDER BY id",
         "batch": "INSERT INTO t SELECT ord, embedding FROM embed_doc_batch((SELECT array_agg(body ORDER BY id) FROM big))",
+        # One 32 MB text embedded whole (long_text = window): tokenizing it is cut into pieces
+        # with a cancel check after each, and its windows are embedded a few at a time.
+        "32 MB text, window": "INSERT INTO t SELECT 1, embed_doc(body) FROM huge",
+    }
+    SESSION = {
+        "32 MB text, window": ["SET pg_embed.long_text = 'window'", "SET pg_embed.max_text_size = '64MB'"],
     }
 
     def one(self, kind, how, rep):
@@ -109,6 +117,8 @@ class Runner:
             pid = a.info.backend_pid
             before = a.execute("SELECT embed_doc(%s)::text", (KNOWN,)).fetchone()[0]
             a.execute("TRUNCATE t")
+            for setting in self.SESSION.get(kind, []):
+                a.execute(setting)
             if how == "statement_timeout":
                 a.execute("SET statement_timeout = '3s'")
             result = {}
@@ -162,7 +172,7 @@ class Runner:
 
     def latency_cases(self):
         for how in ("pg_cancel_backend", "statement_timeout"):
-            for kind in ("row by row", "batch"):
+            for kind in ("row by row", "batch", "32 MB text, window"):
                 got = [self.one(kind, how, r) for r in range(self.repeat)]
                 self.latencies[(kind, how)] = [x for x in got if x is not None]
 

@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 
+/// A short digest of everything an entry says about how its model runs (files, dimensions,
+/// pooling, token limit, prefixes...): a user model registered again with other values gets
+/// another digest, so vectors and model ids of the two definitions are never confused.
+pub fn definition_digest(spec: &ModelSpec) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(spec).unwrap_or_default();
+    Sha256::digest(&json).iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
 /// The catalog compiled into this build.
 pub const BUILTIN_JSON: &str = include_str!("../models.json");
 

@@ -80,6 +80,8 @@ pub struct Embedder {
     precision: Precision,
     session_options: SessionOptions,
     identity: String,
+    /// The model directory the files were found under.
+    model_dir: PathBuf,
     tokenizer: TextTokenizer,
     session: OnnxSession,
 }
@@ -103,6 +105,7 @@ impl Embedder {
             precision: opts.precision,
             session_options: opts.session.clone(),
             identity,
+            model_dir: opts.model_dir.clone(),
             tokenizer,
             session,
         };
@@ -139,6 +142,11 @@ impl Embedder {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// The model directory this model's files were found under.
+    pub fn model_dir(&self) -> &std::path::Path {
+        &self.model_dir
     }
 
     /// Identity of the files this model was loaded from (see [`crate::files::identity`]).

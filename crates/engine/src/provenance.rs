@@ -44,12 +44,14 @@ pub fn file_digest(path: &Path) -> std::io::Result<String> {
 }
 
 /// The model id of `spec` at `precision`, from the files under `model_dir`.
-pub fn model_id(spec: &ModelSpec, model_dir: &Path, precision: Precision) -> Result<String> {
+pub fn model_id(spec: &ModelSpec, model_dir: &Path, precision: Precision, definition: Option<&str>) -> Result<String> {
     let paths = files::locate(spec, model_dir, precision)?;
     let digest = file_digest(&paths.onnx)
         .map_err(|source| EngineError::ModelFileUnreadable { model: spec.name.clone(), path: paths.onnx.clone(), source })?;
     let revision = if spec.revision.is_empty() { "local" } else { &spec.revision };
-    Ok(format!("{}@{}/{}/{}", spec.name, revision, precision.as_str(), &digest[..DIGEST_CHARS]))
+    // A user model's definition is part of what made a vector: `name@revision+definition/...`.
+    let definition = definition.map(|d| format!("+{d}")).unwrap_or_default();
+    Ok(format!("{}@{}{definition}/{}/{}", spec.name, revision, precision.as_str(), &digest[..DIGEST_CHARS]))
 }
 
 #[cfg(test)]

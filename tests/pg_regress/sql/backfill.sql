@@ -80,6 +80,13 @@ SELECT rows_done, finished FROM pg_embed_backfills WHERE relation = 'pct'::regcl
 DROP TABLE parts, pct;
 DELETE FROM pg_embed_user_models WHERE name = 'minilm-l6-w8';
 
+-- A run that fails after taking its lock (here: a read-only transaction) releases it.
+SET default_transaction_read_only = on;
+CALL pg_embed_backfill('articles', 'body', 'embedding');
+\echo :LAST_ERROR_SQLSTATE
+RESET default_transaction_read_only;
+SELECT count(*) AS advisory_locks_held FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid();
+
 -- Bad arguments.
 CALL pg_embed_backfill('articles', 'body', 'embedding', chunk_size => 0);
 \echo :LAST_ERROR_SQLSTATE
@@ -113,6 +120,9 @@ INSERT INTO pg_embed_backfill_progress (pid, relation, text_column, vector_colum
 \echo :LAST_ERROR_SQLSTATE
 INSERT INTO pg_embed_backfill_progress (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
   SELECT pg_backend_pid(), 'mine', 'body', 'col' || i, 'x', now(), now(), 0, 0 FROM generate_series(1, 3) i;
+\echo :LAST_ERROR_SQLSTATE
+-- Its own row cannot be re-pointed at a table it may not update.
+UPDATE pg_embed_backfill_progress SET relation = 'articles' WHERE relation = 'mine'::regclass;
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE mine;
 \c - postgres

@@ -43,6 +43,21 @@ SELECT count(*) AS texts,
        -- the STABLE embed() follows pg_embed.precision, which is why it is not IMMUTABLE
        bool_or(embed(t, 'all-MiniLM-L6-v2') <> fp32) FILTER (WHERE length(t) < 100) AS stable_embed_differs
   FROM fixed_ref;
+-- The memory cache filled by a batch run under other settings serves embed_fixed nothing.
+RESET ALL;
+SET pg_embed.cache_size = '16MB';
+SET pg_embed.graph_optimization = 'disable';
+SELECT count(*) AS batch FROM embed_batch(ARRAY(SELECT t FROM fixed_ref), 'all-MiniLM-L6-v2');
+RESET pg_embed.graph_optimization;
+SELECT bool_and(embed_fixed(t, 'all-MiniLM-L6-v2', 'fp32') = fp32) AS fixed_after_other_settings FROM fixed_ref;
+-- A session cycling through preference lists does not grow the backend's memory.
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmRSS:\s+(\d+) kB'))[1]::bigint AS rss_kb \gset
+DO $$BEGIN FOR i IN 1..2000 LOOP
+  PERFORM set_config('pg_embed.code_models', 'all-MiniLM-L6-v2,' || repeat('x,', 25000) || i, true);
+  PERFORM embed_auto_model(E'def f(x):\n    return x + 1\n');
+END LOOP; END $$;
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmRSS:\s+(\d+) kB'))[1]::bigint - :rss_kb < 50 * 1024 AS rss_grew_under_50mb;
+RESET ALL;
 -- Settings that refuse instead of changing a vector.
 SET pg_embed.max_text_size = '1kB';
 SELECT embed_fixed(t, 'all-MiniLM-L6-v2', 'fp32') FROM fixed_ref WHERE length(t) > 1024;

@@ -86,6 +86,23 @@ SELECT count(*) AS still_loaded FROM pg_embed_models WHERE loaded;
 RESET pg_embed.memory_limit;
 SELECT vector_dims(embed('d', 'all-MiniLM-L6-v2')) AS works_again;
 
+-- A model whose load fails costs no other model: nothing is evicted until the new model has
+-- loaded. Here the limit leaves no room next to all-MiniLM-L6-v2, and the other model's file
+-- is corrupt: all-MiniLM-L6-v2 stays loaded.
+SET pg_embed.fallback_model = '';
+SELECT vector_dims(embed('e', 'all-MiniLM-L6-v2')) AS l6_loaded;
+SELECT ceil(bytes_held / 1048576.0)::int AS held_mb FROM pg_embed_models WHERE name = 'all-MiniLM-L6-v2' \gset
+SET pg_embed.memory_limit = :'held_mb';
+SELECT pg_embed_register_model('broken-model', 384);
+SET pg_embed.model_dir = '@faults@/corrupt';
+SELECT embed('e', 'broken-model');
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.model_dir;
+SELECT name FROM pg_embed_models WHERE loaded ORDER BY name;
+DELETE FROM pg_embed_user_models WHERE name = 'broken-model';
+RESET pg_embed.fallback_model;
+RESET pg_embed.memory_limit;
+
 -- Registration arguments are range-checked (22023), and a max_tokens beyond the model's position
 -- embeddings (512 for this one) is caught when the model loads, with a hint, not on the first
 -- long text.

@@ -20,6 +20,8 @@ GRANT INSERT ON public.planted_log TO PUBLIC;
 CREATE TABLE public.sp_docs (id int PRIMARY KEY, body text,
     tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', coalesce(body, ''))) STORED,
     embedding vector(384), model_id text);
+CREATE TABLE public.sp_vdocs (id int PRIMARY KEY, body varchar, embedding vector(384), model_id text);
+INSERT INTO public.sp_vdocs (id, body) VALUES (1, 'a varchar column'), (2, 'another row');
 CREATE TABLE public.sp_queries (q text, relevant int[]);
 INSERT INTO public.sp_queries VALUES ('How do I clean up dead rows?', '{1}'), ('How are changes sent to a replica?', '{2}');
 GRANT SELECT ON public.sp_docs TO sp_planter;
@@ -51,6 +53,28 @@ CREATE FUNCTION public.md5(varchar) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO public.planted_log (what) VALUES ('md5(varchar)'); RETURN pg_catalog.md5($1::text); END $$;
 CREATE FUNCTION public.hashtextextended(varchar, int) RETURNS bigint LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO public.planted_log (what) VALUES ('hashtextextended'); RETURN 0; END $$;
+-- Overloads in pg_embed's own schema (when it is writable by others, as public is in older
+-- databases) that fit the argument types better than pg_embed's functions would, if
+-- pg_embed's SQL passed arguments of other types than the functions take.
+RESET ROLE;
+GRANT CREATE ON SCHEMA ext TO sp_planter;
+SET ROLE sp_planter;
+CREATE FUNCTION ext.pg_embed_check_column(regclass, name, text, text) RETURNS regtype LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_check_column(regclass, name, text, text)'); RETURN NULL; END $$;
+CREATE FUNCTION ext.pg_embed_check_column(oid, text, regtype[], text) RETURNS regtype LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_check_column(oid, text, regtype[], text)'); RETURN NULL; END $$;
+CREATE FUNCTION ext.embed(varchar, text) RETURNS vector LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.embed(varchar, text)'); RETURN NULL; END $$;
+CREATE FUNCTION ext.embed_auto_model(varchar) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.embed_auto_model(varchar)'); RETURN NULL; END $$;
+CREATE FUNCTION ext.pg_embed_role_model(varchar) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_role_model(varchar)'); RETURN NULL; END $$;
+CREATE FUNCTION ext.pg_embed_backfill_key(regclass, text) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_backfill_key(regclass, text)'); RETURN 0; END $$;
+CREATE FUNCTION ext.pg_embed_backfill_running(integer, regclass, text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_backfill_running(integer, regclass, text)'); RETURN false; END $$;
+CREATE FUNCTION ext.pg_embed_cache_store(text, varchar[]) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.planted_log (what) VALUES ('ext.pg_embed_cache_store(text, varchar[])'); RETURN 0; END $$;
 -- Temporary tables of pg_embed's names: this session's pg_temp comes first for relations.
 CREATE TEMP TABLE pg_embed_selection (role text, model text, preferences text, reason text, chosen_at timestamptz);
 INSERT INTO pg_temp.pg_embed_selection VALUES ('code', 'planted-model', 'unixcoder-base,codet5p-110m-embedding,all-MiniLM-L6-v2', '', now());
@@ -101,6 +125,18 @@ SET client_min_messages = warning;
 CALL ext.pg_embed_backfill('public.sp_docs', 'body', 'embedding', model_id_column => 'model_id');
 RESET client_min_messages;
 SELECT count(embedding) AS embedded, bool_and(finished) AS finished FROM public.sp_docs, ext.pg_embed_backfills;
+-- A varchar text column, a model id column, and the cache written by the backfill.
+SET pg_embed.persistent_cache = 'write';
+SET client_min_messages = warning;
+CALL ext.pg_embed_backfill('public.sp_vdocs', 'body', 'embedding', model => 'all-MiniLM-L6-v2', model_id_column => 'model_id');
+CALL ext.pg_embed_backfill('public.sp_vdocs', 'body', 'embedding', model => 'auto', model_id_column => 'model_id');
+RESET client_min_messages;
+RESET pg_embed.persistent_cache;
+SELECT count(embedding) AS embedded, count(model_id) AS stamped FROM public.sp_vdocs;
+CREATE TRIGGER sp_vembed BEFORE INSERT OR UPDATE ON public.sp_vdocs FOR EACH ROW
+  EXECUTE FUNCTION ext.pg_embed_provenance_trigger('body', 'embedding', 'model_id', 'doc');
+INSERT INTO public.sp_vdocs (id, body) VALUES (3, 'through the trigger');
+SELECT count(embedding) AS embedded FROM public.sp_vdocs;
 -- Hybrid search and its plans, and the A/B comparison.
 SELECT id, text_rank IS NOT NULL AS text_side, vector_rank IS NOT NULL AS vector_side
   FROM ext.pg_embed_hybrid_search('public.sp_docs', 'dead tuples vacuum', max_results => 2) ORDER BY score DESC, id;
