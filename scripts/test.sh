@@ -156,6 +156,9 @@ for stage in $stages; do
       step "upgrade and schema (tests/upgrade/run.sh)"
       set +e; tests/upgrade/run.sh; rc5=$?; set -e
       if [ $rc = 0 ]; then rc=$rc5; fi
+      step "dump and restore (tests/dump/run.sh)"
+      set +e; tests/dump/run.sh; rc6=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc6; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         for f in "$iso"/results/*.out; do
           sed -e "s|$MODEL_DIR|@models@|g" "$f" > tests/isolation/expected/"$(basename "$f")"

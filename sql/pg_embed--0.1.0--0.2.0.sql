@@ -45,6 +45,16 @@ IMMUTABLE STRICT PARALLEL SAFE COST 10000
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'embed_fixed_wrapper';
 
+-- A user model's definition, as kept next to its files (for restores and other nodes).
+CREATE FUNCTION @extschema@."pg_embed_model_definition"(
+	"model" text
+) RETURNS jsonb
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'pg_embed_model_definition_wrapper';
+COMMENT ON FUNCTION pg_embed_model_definition(text) IS
+  'A model''s definition as JSON: what pg_embed stores as <model_dir>/<name>/pg_embed_model.json next to a user model''s files when it registers one (and the server may write there), so the folder describes its model during a restore or on another node.';
+
 -- Routing pins are written only by pg_embed_reselect(): no embedding call writes or waits.
 DROP FUNCTION @extschema@.pg_embed_pin_first(text, text, text, text);
 

@@ -7,7 +7,7 @@ The ordering of items is not stable, it is driven by a dependency graph.
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:176
+-- src/api/models.rs:195
 -- bootstrap
 -- Tables and roles every other part needs first: the user-model table and the embed_admin role.
 -- Part of pg_embed's install script (see the extension_sql_file! that names this file).
@@ -322,7 +322,7 @@ COMMENT ON FUNCTION pg_embed_cache_usage() IS 'Entries and bytes this backend''s
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:190
+-- src/api/models.rs:209
 -- pg_embed::api::models::pg_embed_download
 CREATE  FUNCTION "pg_embed_download"(
 	"model" TEXT /* & str */
@@ -337,7 +337,7 @@ AS 'MODULE_PATHNAME', 'pg_embed_download_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:230
+-- src/api/models.rs:249
 -- requires:
 --   pg_embed_download
 
@@ -420,6 +420,17 @@ COMMENT ON FUNCTION pg_embed_learn_projection(text, text, text, integer, text) I
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/models.rs:128
+-- pg_embed::api::models::pg_embed_model_definition
+CREATE  FUNCTION "pg_embed_model_definition"(
+	"model" text /* Text */
+) RETURNS jsonb /* pgrx :: JsonB */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pg_embed_model_definition_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/provenance.rs:20
 -- pg_embed::api::provenance::pg_embed_model_id
 CREATE  FUNCTION "pg_embed_model_id"(
@@ -431,7 +442,7 @@ AS 'MODULE_PATHNAME', 'pg_embed_model_id_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:116
+-- src/api/models.rs:135
 -- pg_embed::api::models::pg_embed_model_info
 CREATE  FUNCTION "pg_embed_model_info"() RETURNS TABLE (
 	"name" TEXT,  /* String */
@@ -554,7 +565,7 @@ COMMENT ON FUNCTION pg_embed_stats_reset() IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:171
+-- src/api/models.rs:190
 -- pg_embed::api::models::pg_embed_unload
 CREATE  FUNCTION "pg_embed_unload"() RETURNS bigint /* i64 */
 STRICT VOLATILE PARALLEL UNSAFE 
@@ -563,7 +574,7 @@ AS 'MODULE_PATHNAME', 'pg_embed_unload_all_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:165
+-- src/api/models.rs:184
 -- pg_embed::api::models::pg_embed_unload
 CREATE  FUNCTION "pg_embed_unload"(
 	"model" text /* Text */
@@ -574,10 +585,11 @@ AS 'MODULE_PATHNAME', 'pg_embed_unload_one_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/models.rs:182
+-- src/api/models.rs:201
 -- requires:
 --   embed
 --   embed_fixed
+--   pg_embed_model_definition
 --   pg_embed_register_model
 --   pg_embed_model_info
 --   pg_embed_unload_one
@@ -599,6 +611,8 @@ COMMENT ON FUNCTION embed_fixed(text, text, text, text) IS
   'Embeds a text with the named model at the given precision (fp32 or int8) and long-text mode (truncate, error or window), whatever the session settings: IMMUTABLE, for generated columns, expression indexes and statements pushed to other nodes. The model''s files must not change in place.';
 COMMENT ON FUNCTION pg_embed_register_model(text, integer, text, integer, text, text, text, text, text, boolean, text, text) IS
   'Registers or replaces a user model whose files are in pg_embed.model_dir/<name>/. Superusers and members of embed_admin only.';
+COMMENT ON FUNCTION pg_embed_model_definition(text) IS
+  'A model''s definition as JSON: what pg_embed stores as <model_dir>/<name>/pg_embed_model.json next to a user model''s files when it registers one (and the server may write there), so the folder describes its model during a restore or on another node.';
 COMMENT ON FUNCTION pg_embed_model_info() IS 'The rows of the pg_embed_models view.';
 COMMENT ON FUNCTION pg_embed_unload(text) IS 'Unloads one model from this backend now; returns 1 if it was loaded.';
 COMMENT ON FUNCTION pg_embed_unload() IS 'Unloads every model from this backend now; returns how many were loaded.';

@@ -109,7 +109,26 @@ fn pg_embed_register_model(
     };
     runtime::register(&spec).or_raise();
     runtime::tables::upsert_user_model(&spec, pooling);
+    // The definition also goes next to the files, so the folder describes its model wherever
+    // it is (a restore that computes generated columns before the registrations are back, a
+    // node that has the files). Model folders are often read-only for the server: then the
+    // registration still counts, and pg_embed_model_definition() gives the file's content.
+    let dir = crate::gucs::model_dir();
+    if dir.join(name).is_dir() {
+        if let Err(e) = pg_embed_engine::definition::write(&dir, &spec) {
+            pgrx::debug1!("pg_embed: the definition of model \"{name}\" was not stored next to its files: {e}");
+        }
+    }
     runtime::unload(Some(name));
+}
+
+/// A model's definition as pg_embed keeps it next to a user model's files
+/// (`<model_dir>/<name>/pg_embed_model.json`): write it there where the server cannot, so that
+/// the folder describes its model (see README, Dump and restore).
+#[pg_extern(stable, strict, parallel_safe)]
+fn pg_embed_model_definition(model: Text) -> pgrx::JsonB {
+    let spec = runtime::resolve(&model).or_raise();
+    pgrx::JsonB(serde_json::to_value(&spec).unwrap_or_default())
 }
 
 /// One row per known model: what it is, which files are present, what this backend holds.
@@ -182,7 +201,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/models.sql",
     name = "models_sql",
-    requires = [embed, embed_fixed, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
+    requires = [embed, embed_fixed, pg_embed_model_definition, pg_embed_register_model, pg_embed_model_info, pg_embed_unload_one, pg_embed_unload_all],
 );
 
 /// Downloads a model's files from the hub into pg_embed.model_dir, verified and installed

@@ -42,7 +42,10 @@ fn user_spec(name: &str) -> Option<ModelSpec> {
             return Some(spec.clone());
         }
     }
-    let fresh = super::tables::user_model(name);
+    // The database's registration; failing that, the definition kept in the model's folder
+    // (a restore brings a table's rows back before the registrations it was computed with).
+    let fresh = super::tables::user_model(name)
+        .or_else(|| pg_embed_engine::definition::read(&crate::gucs::model_dir(), name).filter(|s| !is_builtin(&s.name)));
     if cached.as_ref().map(|(_, s)| s) != fresh.as_ref() {
         // Registered again (or removed) since this backend loaded it: load it anew.
         super::unload(Some(name));

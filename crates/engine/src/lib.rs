@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod cache;
 pub mod catalog;
+pub mod definition;
 pub mod detect;
 pub mod download;
 pub mod ensemble;

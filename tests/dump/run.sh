@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Dump and restore, on a throwaway cluster owned by the unprivileged user postgres, with a model
+# folder the server may write (so registering a user model keeps its definition next to its
+# files). A database using every feature (tests/dump/use.sql) is dumped with pg_dump -Fc and
+# restored (a) into a new database and (b) with --data-only into a database restored with
+# --schema-only: no error, the same rows and vectors bit for bit, user models, projections and
+# pins present, routing resolving to the same models (tests/dump/state.sql). Also: DROP
+# EXTENSION without CASCADE names what depends on it. Prints "N passed, M failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../scripts/env.sh"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_embed-dump.XXXXXX")
+chown postgres: "$dir"; chmod 755 "$dir"
+as_pg() { env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$@"; }
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cleanup() {
+  [ -f "$dir/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+# The model folder: the set-up's models, and a folder of the user model the server may write.
+mkdir -p "$dir/models/minilm-l6-w8"
+for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do ln -s "$MODEL_DIR/$m" "$dir/models/$m"; done
+for f in "$MODEL_DIR"/minilm-l6-w8/*; do ln -s "$f" "$dir/models/minilm-l6-w8/"; done
+chown -R postgres: "$dir/models"
+as_pg "$PG_BIN/initdb" -D "$dir/data" --auth=trust -E UTF8 >/dev/null || exit 1
+echo "pg_embed.model_dir = '$dir/models'" >> "$dir/data/postgresql.conf"
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || exit 1
+cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
+q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
+passed=0; failed=0
+ok() { passed=$((passed + 1)); echo "ok: $1"; }
+bad() { failed=$((failed + 1)); echo "FAILED: $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 30; }
+
+q postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst" -c "CREATE DATABASE dst2" >/dev/null
+out=$(q src -f "$dir/use.sql")
+if printf '%s' "$out" | grep -q ERROR; then bad "the database to dump" "$out"; else ok "a database using every feature, pg_embed off the search_path"; fi
+[ -f "$dir/models/minilm-l6-w8/pg_embed_model.json" ] && ok "registering the user model stored its definition next to its files" \
+  || bad "registering the user model stored its definition next to its files"
+before=$(q src -f "$dir/state.sql")
+as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc -f "$dir/src.dump" src || bad "pg_dump"
+
+# (a) A whole restore into a new database.
+err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst "$dir/src.dump" 2>&1); rc=$?
+if [ $rc = 0 ] && [ -z "$err" ]; then ok "pg_restore into a new database: no error"; else bad "pg_restore into a new database (exit $rc)" "$err"; fi
+after=$(q dst -f "$dir/state.sql")
+if [ "$before" = "$after" ]; then ok "same rows, vectors bit for bit, indexes, trigger, user models, projections, pins and routing"
+else bad "the restored database differs" "$(diff <(echo "$before") <(echo "$after"))"; fi
+
+# (b) Schema first, then --data-only (triggers fire: the provenance trigger embeds again).
+err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst2 --schema-only "$dir/src.dump" 2>&1 \
+      && as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst2 --data-only "$dir/src.dump" 2>&1); rc=$?
+if [ $rc = 0 ] && [ -z "$err" ]; then ok "pg_restore --schema-only, then --data-only: no error"; else bad "pg_restore --data-only (exit $rc)" "$err"; fi
+after2=$(q dst2 -f "$dir/state.sql")
+if [ "$before" = "$after2" ]; then ok "the data-only restore has the same rows and vectors too"
+else bad "the data-only restore differs" "$(diff <(echo "$before") <(echo "$after2"))"; fi
+
+# Without the definition next to the files, the same restore loses the table's rows (its
+# data comes back before the registration): what the definition file is for.
+q postgres -c "CREATE DATABASE dst3" >/dev/null
+mv "$dir/models/minilm-l6-w8/pg_embed_model.json" "$dir/definition.json"
+err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst3 "$dir/src.dump" 2>&1)
+mv "$dir/definition.json" "$dir/models/minilm-l6-w8/pg_embed_model.json"
+if printf '%s' "$err" | grep -q 'COPY failed for table "docs"' && [ "$(q dst3 -At -c "SELECT count(*) FROM app.docs")" = 0 ]; then
+  ok "without the definition file the restore would lose the rows (control)"
+else
+  bad "control: a restore without the definition file" "$err"
+fi
+
+# DROP EXTENSION without CASCADE refuses and names the dependents.
+out=$(q src -v VERBOSITY=verbose -c "DROP EXTENSION pg_embed")
+if printf '%s' "$out" | grep -q "2BP01" && printf '%s' "$out" | grep -q "column gen of table app.docs" \
+   && printf '%s' "$out" | grep -q "index app.docs_expr" && printf '%s' "$out" | grep -q "trigger docs_prov on table app.docs"; then
+  ok "DROP EXTENSION pg_embed without CASCADE refuses (2BP01) and names the generated column, index and trigger"
+else
+  bad "DROP EXTENSION pg_embed without CASCADE" "$out"
+fi
+if grep -qE "terminated by signal|PANIC|TRAP:" "$dir/server.log"; then bad "the server log shows a crash"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

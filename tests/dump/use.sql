@@ -1,0 +1,25 @@
+-- A database using pg_embed as a DBA would want to dump and restore it: the extension in a
+-- schema off the search_path (pgvector in public), a registered user model feeding a generated
+-- column and an expression index, a provenance trigger routing each row, a learned projection,
+-- pinned routing and cache rows.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+CREATE EXTENSION vector;
+CREATE SCHEMA emb;
+CREATE EXTENSION pg_embed SCHEMA emb;
+SELECT emb.pg_embed_register_model('minilm-l6-w8', 384, role => 'doc');
+CREATE SCHEMA app;
+CREATE TABLE app.docs (
+    id int PRIMARY KEY, body text, embedding vector(384), model_id text,
+    gen vector(384) GENERATED ALWAYS AS (emb.embed_fixed(body, 'minilm-l6-w8', 'fp32')) STORED);
+CREATE TRIGGER docs_prov BEFORE INSERT OR UPDATE ON app.docs FOR EACH ROW
+  EXECUTE FUNCTION emb.pg_embed_provenance_trigger('body', 'embedding', 'model_id', 'auto');
+INSERT INTO app.docs (id, body)
+  SELECT i, CASE WHEN i % 3 = 0 THEN format(E'def f%s(x):\n    return x * %s\n', i, i)
+                 ELSE format('Document %s explains how %s works in PostgreSQL.', i, (ARRAY['vacuum', 'replication', 'indexing'])[1 + i % 3]) END
+    FROM generate_series(1, 30) i;
+CREATE INDEX docs_hnsw ON app.docs USING hnsw (embedding vector_cosine_ops);
+CREATE INDEX docs_expr ON app.docs USING hnsw ((emb.embed_fixed(body, 'minilm-l6-w8', 'fp32')::vector(384)) vector_cosine_ops);
+SELECT sample_rows FROM emb.pg_embed_learn_projection('paraphrase-MiniLM-L3-v2', 'all-MiniLM-L6-v2', 'SELECT body FROM app.docs', 30);
+SELECT count(*) FROM emb.pg_embed_reselect();
+SELECT emb.pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY(SELECT body FROM app.docs));
