@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 ARGS ?=
 
-.PHONY: setup model-mpnet demo test test-engine test-pg test-regress test-reliability psql stop install
+.PHONY: setup model-mpnet demo test test-engine test-pg test-regress test-reliability psql stop install package
 
 ## setup: idempotent set-up (packages, pgvector, cargo-pgrx, ONNX Runtime, models, build, dev cluster)
 setup:
@@ -27,6 +27,10 @@ test-engine test-pg test-regress test-reliability:
 
 install:
 	scripts/install.sh
+
+## package: a Debian package (postgresql-15-pg-embed_<version>-1_amd64.deb) in $PGE_HOME/dist
+package: setup
+	scripts/package.sh
 
 ## psql: a psql prompt on the dev cluster; pass arguments with ARGS='-c "SELECT 1"' or ARGS='-f file.sql'
 psql:

@@ -159,6 +159,9 @@ for stage in $stages; do
       step "dump and restore (tests/dump/run.sh)"
       set +e; tests/dump/run.sh; rc6=$?; set -e
       if [ $rc = 0 ]; then rc=$rc6; fi
+      step "Debian package (tests/package/run.sh)"
+      set +e; tests/package/run.sh; rc7=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc7; fi
       if [ "${REGRESS_ACCEPT:-0}" = 1 ]; then
         for f in "$iso"/results/*.out; do
           sed -e "s|$MODEL_DIR|@models@|g" "$f" > tests/isolation/expected/"$(basename "$f")"
