@@ -7,6 +7,7 @@
 //! the total under `pg_embed.memory_limit`. The fallback model is never evicted to make room.
 
 pub mod cache;
+mod memo;
 mod models;
 pub mod projections;
 pub mod routing;
@@ -204,6 +205,20 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
 
 /// [`embed`] with explicit settings instead of the session's.
 pub fn embed_as(spec: &ModelSpec, texts: &[&str], settings: &Settings) -> Result<Embedded, EngineError> {
+    // A text this statement already embedded the same way (see memo): no model run, no count.
+    if let [text] = texts {
+        if let Some(v) = memo::get(spec, settings, text) {
+            return Ok(Embedded { vectors: vec![v], truncated: 0, tokens: 0 });
+        }
+        let out = embed_counted(spec, texts, settings)?;
+        memo::put(spec, settings, text, &out.vectors[0]);
+        return Ok(out);
+    }
+    embed_counted(spec, texts, settings)
+}
+
+/// [`embed_as`] without the statement memo: every call is counted in the statistics.
+fn embed_counted(spec: &ModelSpec, texts: &[&str], settings: &Settings) -> Result<Embedded, EngineError> {
     let started = Instant::now();
     let name = spec.name.as_str();
     let opts = load_options(settings);
