@@ -851,6 +851,170 @@ COMMENT ON FUNCTION pg_embed_ab_compare(regclass, name, name, name, name, text, 
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/hybrid.rs:12
+-- requires:
+--   provenance_sql
+
+-- Hybrid search: full-text and vector rankings fused by reciprocal rank fusion.
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+-- The two inner queries for a table, after checking its columns. Parameters: $1 the tsquery,
+-- $2 the query vector, $3 the number of candidates from each side, $4 ts_rank_cd's
+-- normalization.
+CREATE FUNCTION pg_embed_hybrid_queries(
+    relation regclass, tsvector_column name, vector_column name, id_column name, distance text,
+    OUT text_sql text, OUT vector_sql text
+) LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    op text := CASE distance WHEN 'cosine' THEN '<=>' WHEN 'inner_product' THEN '<#>' WHEN 'l2' THEN '<->' END;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to search, e.g. ''docs''.';
+    END IF;
+    IF op IS NULL THEN
+        RAISE EXCEPTION 'distance must be cosine, inner_product or l2, not %', coalesce(quote_literal(distance), 'NULL')
+            USING ERRCODE = '22023', DETAIL = 'Use the distance of the vector column''s HNSW index (vector_cosine_ops: cosine).',
+                  HINT = 'distance => ''cosine''';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, id_column::name, '{smallint,integer,bigint}'::regtype[], 'id'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, tsvector_column::name, '{tsvector}'::regtype[], 'tsvector'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    text_sql := format(
+        'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
+        'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '
+        'ORDER BY rank DESC, %1$I LIMIT $3) s', id_column, tsvector_column, relation);
+    -- Ordered by the distance alone, so that an HNSW index can produce the order.
+    vector_sql := format(
+        'SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM ('
+        'SELECT %1$I::bigint AS id, %2$I OPERATOR(%5$s.%4$s) $2 AS dist FROM %3$s '
+        'ORDER BY %2$I OPERATOR(%5$s.%4$s) $2 LIMIT $3) s', id_column, vector_column, relation, op,
+        @extschema@.pg_embed_vector_schema());
+END
+$$;
+COMMENT ON FUNCTION pg_embed_hybrid_queries(regclass, name, name, name, text) IS
+  'Internal: checks the columns and returns the full-text and vector queries pg_embed_hybrid_search runs.';
+
+-- The text query: 'any' matches documents with any of the query's words (ranked by
+-- ts_rank_cd, so more and closer matches rank higher), 'all' needs every word, 'web' takes
+-- websearch syntax (quotes, or, -word). NULL when the query has no words but stop words.
+CREATE FUNCTION pg_embed_hybrid_tsquery(config regconfig, query text, match text)
+RETURNS tsquery LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    words text := array_to_string(ARRAY(
+        SELECT '''' || replace(replace(w, '\', '\\'), '''', '''''') || ''''
+        FROM unnest(tsvector_to_array(to_tsvector(config, query))) w),
+        CASE match WHEN 'all' THEN ' & ' ELSE ' | ' END);
+BEGIN
+    IF match = 'web' THEN
+        RETURN websearch_to_tsquery(config, query);
+    END IF;
+    RETURN nullif(words, '')::tsquery;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_hybrid_tsquery(regconfig, text, text) IS
+  'Internal: the tsquery of a hybrid search for match = any, all or web.';
+
+CREATE FUNCTION pg_embed_hybrid_search(
+    relation regclass,
+    query text,
+    tsvector_column name DEFAULT 'tsv',
+    vector_column name DEFAULT 'embedding',
+    id_column name DEFAULT 'id',
+    max_results int DEFAULT 10,
+    k int DEFAULT 60,
+    text_weight float8 DEFAULT 1.0,
+    vector_weight float8 DEFAULT 1.0,
+    candidates int DEFAULT 40,
+    model text DEFAULT NULL,
+    config regconfig DEFAULT 'english',
+    match text DEFAULT 'any',
+    distance text DEFAULT 'cosine',
+    query_embedding vector DEFAULT NULL,
+    rank_normalization int DEFAULT 0
+) RETURNS TABLE (id bigint, score float8, text_rank bigint, vector_rank bigint)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q record;
+    tsq tsquery;
+    qv query_embedding%TYPE := query_embedding;
+BEGIN
+    IF k IS NULL OR k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
+       OR text_weight IS NULL OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
+        RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
+                coalesce(k::text, 'NULL'), coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
+                coalesce(text_weight::text, 'NULL'), coalesce(vector_weight::text, 'NULL')
+            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
+                  HINT = 'The defaults (k => 60, weights 1.0, candidates => 40) are the usual reciprocal rank fusion.';
+    END IF;
+    IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN
+        RAISE EXCEPTION 'match must be any, all or web, not %', coalesce(quote_literal(match), 'NULL')
+            USING ERRCODE = '22023', HINT = 'match => ''any'' (any query word), ''all'' (every word) or ''web'' (websearch_to_tsquery syntax).';
+    END IF;
+    q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
+    IF query IS NULL AND qv IS NULL THEN
+        RETURN;
+    END IF;
+    IF qv IS NULL THEN
+        qv := CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END;
+    END IF;
+    tsq := CASE WHEN query IS NULL THEN NULL ELSE @extschema@.pg_embed_hybrid_tsquery(config, query, match) END;
+    IF tsq IS NOT NULL AND numnode(tsq) = 0 THEN
+        tsq := NULL;  -- only stop words: the text side has nothing to say
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT coalesce(t.id, v.id), coalesce($5 / ($7 + t.r), 0) + coalesce($6 / ($7 + v.r), 0), t.r, v.r '
+        'FROM (%s) t FULL JOIN (%s) v ON t.id = v.id '
+        'ORDER BY 2 DESC, 1 LIMIT $8',
+        CASE WHEN tsq IS NULL OR text_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
+             ELSE q.text_sql END,
+        CASE WHEN vector_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
+             ELSE q.vector_sql END)
+    USING tsq, qv, candidates, rank_normalization, text_weight, vector_weight, k::float8, max_results;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, vector, int) IS
+  'Hybrid search: full-text (tsvector @@ query, ranked by ts_rank_cd) and vector similarity (the query embedded with model, default embed_doc) fused by reciprocal rank fusion, score = text_weight / (k + text rank) + vector_weight / (k + vector rank), over the top candidates of each side; rank_normalization is ts_rank_cd''s (0: none, 1: divide by 1 + log of the document length, ...). Returns id, score and both ranks, best first.';
+
+CREATE FUNCTION pg_embed_hybrid_explain(
+    relation regclass,
+    query text,
+    tsvector_column name DEFAULT 'tsv',
+    vector_column name DEFAULT 'embedding',
+    id_column name DEFAULT 'id',
+    candidates int DEFAULT 40,
+    model text DEFAULT NULL,
+    config regconfig DEFAULT 'english',
+    match text DEFAULT 'any',
+    distance text DEFAULT 'cosine',
+    rank_normalization int DEFAULT 0
+) RETURNS SETOF text LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    q record;
+    line text;
+    tsq tsquery;
+BEGIN
+    q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
+    RETURN NEXT 'full-text side:';
+    tsq := @extschema@.pg_embed_hybrid_tsquery(config, query, match);
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql
+        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
+              candidates, rank_normalization LOOP
+        RETURN NEXT line;
+    END LOOP;
+    RETURN NEXT 'vector side:';
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql
+        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
+              candidates, rank_normalization LOOP
+        -- The query vector's 384 numbers say nothing about the plan.
+        RETURN NEXT regexp_replace(line, '''\[[^]]*\]''::([^ )]*\.)?vector', '<query vector>', 'g');
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, int, text, regconfig, text, text, int) IS
+  'The plans of the two queries pg_embed_hybrid_search runs (EXPLAIN, no costs): shows whether the GIN and HNSW indexes are used.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/backfill.rs:23
 -- requires:
 --   models_sql
@@ -1152,169 +1316,5 @@ END
 $$;
 COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
   'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Rows other sessions keep locked are retried, then reported (rows_skipped). Progress: pg_embed_backfills.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/hybrid.rs:12
--- requires:
---   provenance_sql
-
--- Hybrid search: full-text and vector rankings fused by reciprocal rank fusion.
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
--- The two inner queries for a table, after checking its columns. Parameters: $1 the tsquery,
--- $2 the query vector, $3 the number of candidates from each side, $4 ts_rank_cd's
--- normalization.
-CREATE FUNCTION pg_embed_hybrid_queries(
-    relation regclass, tsvector_column name, vector_column name, id_column name, distance text,
-    OUT text_sql text, OUT vector_sql text
-) LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    op text := CASE distance WHEN 'cosine' THEN '<=>' WHEN 'inner_product' THEN '<#>' WHEN 'l2' THEN '<->' END;
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to search, e.g. ''docs''.';
-    END IF;
-    IF op IS NULL THEN
-        RAISE EXCEPTION 'distance must be cosine, inner_product or l2, not %', coalesce(quote_literal(distance), 'NULL')
-            USING ERRCODE = '22023', DETAIL = 'Use the distance of the vector column''s HNSW index (vector_cosine_ops: cosine).',
-                  HINT = 'distance => ''cosine''';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, id_column::name, '{smallint,integer,bigint}'::regtype[], 'id'::text);
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, tsvector_column::name, '{tsvector}'::regtype[], 'tsvector'::text);
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
-    text_sql := format(
-        'SELECT id, row_number() OVER (ORDER BY rank DESC, id) AS r FROM ('
-        'SELECT %1$I::bigint AS id, ts_rank_cd(%2$I, $1, $4) AS rank FROM %3$s WHERE %2$I @@ $1 '
-        'ORDER BY rank DESC, %1$I LIMIT $3) s', id_column, tsvector_column, relation);
-    -- Ordered by the distance alone, so that an HNSW index can produce the order.
-    vector_sql := format(
-        'SELECT id, row_number() OVER (ORDER BY dist, id) AS r FROM ('
-        'SELECT %1$I::bigint AS id, %2$I OPERATOR(%5$s.%4$s) $2 AS dist FROM %3$s '
-        'ORDER BY %2$I OPERATOR(%5$s.%4$s) $2 LIMIT $3) s', id_column, vector_column, relation, op,
-        @extschema@.pg_embed_vector_schema());
-END
-$$;
-COMMENT ON FUNCTION pg_embed_hybrid_queries(regclass, name, name, name, text) IS
-  'Internal: checks the columns and returns the full-text and vector queries pg_embed_hybrid_search runs.';
-
--- The text query: 'any' matches documents with any of the query's words (ranked by
--- ts_rank_cd, so more and closer matches rank higher), 'all' needs every word, 'web' takes
--- websearch syntax (quotes, or, -word). NULL when the query has no words but stop words.
-CREATE FUNCTION pg_embed_hybrid_tsquery(config regconfig, query text, match text)
-RETURNS tsquery LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    words text := array_to_string(ARRAY(
-        SELECT '''' || replace(replace(w, '\', '\\'), '''', '''''') || ''''
-        FROM unnest(tsvector_to_array(to_tsvector(config, query))) w),
-        CASE match WHEN 'all' THEN ' & ' ELSE ' | ' END);
-BEGIN
-    IF match = 'web' THEN
-        RETURN websearch_to_tsquery(config, query);
-    END IF;
-    RETURN nullif(words, '')::tsquery;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_hybrid_tsquery(regconfig, text, text) IS
-  'Internal: the tsquery of a hybrid search for match = any, all or web.';
-
-CREATE FUNCTION pg_embed_hybrid_search(
-    relation regclass,
-    query text,
-    tsvector_column name DEFAULT 'tsv',
-    vector_column name DEFAULT 'embedding',
-    id_column name DEFAULT 'id',
-    max_results int DEFAULT 10,
-    k int DEFAULT 60,
-    text_weight float8 DEFAULT 1.0,
-    vector_weight float8 DEFAULT 1.0,
-    candidates int DEFAULT 40,
-    model text DEFAULT NULL,
-    config regconfig DEFAULT 'english',
-    match text DEFAULT 'any',
-    distance text DEFAULT 'cosine',
-    query_embedding vector DEFAULT NULL,
-    rank_normalization int DEFAULT 0
-) RETURNS TABLE (id bigint, score float8, text_rank bigint, vector_rank bigint)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    q record;
-    tsq tsquery;
-    qv query_embedding%TYPE := query_embedding;
-BEGIN
-    IF k IS NULL OR k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
-       OR text_weight IS NULL OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
-        RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
-                coalesce(k::text, 'NULL'), coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
-                coalesce(text_weight::text, 'NULL'), coalesce(vector_weight::text, 'NULL')
-            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
-                  HINT = 'The defaults (k => 60, weights 1.0, candidates => 40) are the usual reciprocal rank fusion.';
-    END IF;
-    IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN
-        RAISE EXCEPTION 'match must be any, all or web, not %', coalesce(quote_literal(match), 'NULL')
-            USING ERRCODE = '22023', HINT = 'match => ''any'' (any query word), ''all'' (every word) or ''web'' (websearch_to_tsquery syntax).';
-    END IF;
-    q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
-    IF query IS NULL AND qv IS NULL THEN
-        RETURN;
-    END IF;
-    IF qv IS NULL THEN
-        qv := CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END;
-    END IF;
-    tsq := CASE WHEN query IS NULL THEN NULL ELSE @extschema@.pg_embed_hybrid_tsquery(config, query, match) END;
-    IF tsq IS NOT NULL AND numnode(tsq) = 0 THEN
-        tsq := NULL;  -- only stop words: the text side has nothing to say
-    END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT coalesce(t.id, v.id), coalesce($5 / ($7 + t.r), 0) + coalesce($6 / ($7 + v.r), 0), t.r, v.r '
-        'FROM (%s) t FULL JOIN (%s) v ON t.id = v.id '
-        'ORDER BY 2 DESC, 1 LIMIT $8',
-        CASE WHEN tsq IS NULL OR text_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
-             ELSE q.text_sql END,
-        CASE WHEN vector_weight = 0 THEN 'SELECT NULL::bigint AS id, NULL::bigint AS r WHERE false'
-             ELSE q.vector_sql END)
-    USING tsq, qv, candidates, rank_normalization, text_weight, vector_weight, k::float8, max_results;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, vector, int) IS
-  'Hybrid search: full-text (tsvector @@ query, ranked by ts_rank_cd) and vector similarity (the query embedded with model, default embed_doc) fused by reciprocal rank fusion, score = text_weight / (k + text rank) + vector_weight / (k + vector rank), over the top candidates of each side; rank_normalization is ts_rank_cd''s (0: none, 1: divide by 1 + log of the document length, ...). Returns id, score and both ranks, best first.';
-
-CREATE FUNCTION pg_embed_hybrid_explain(
-    relation regclass,
-    query text,
-    tsvector_column name DEFAULT 'tsv',
-    vector_column name DEFAULT 'embedding',
-    id_column name DEFAULT 'id',
-    candidates int DEFAULT 40,
-    model text DEFAULT NULL,
-    config regconfig DEFAULT 'english',
-    match text DEFAULT 'any',
-    distance text DEFAULT 'cosine',
-    rank_normalization int DEFAULT 0
-) RETURNS SETOF text LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    q record;
-    line text;
-    tsq tsquery;
-BEGIN
-    q := @extschema@.pg_embed_hybrid_queries(relation, tsvector_column, vector_column, id_column, distance);
-    RETURN NEXT 'full-text side:';
-    tsq := @extschema@.pg_embed_hybrid_tsquery(config, query, match);
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.text_sql
-        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
-              candidates, rank_normalization LOOP
-        RETURN NEXT line;
-    END LOOP;
-    RETURN NEXT 'vector side:';
-    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q.vector_sql
-        USING tsq, CASE WHEN model IS NULL THEN @extschema@.embed_doc(query) ELSE @extschema@.embed(query, model) END,
-              candidates, rank_normalization LOOP
-        -- The query vector's 384 numbers say nothing about the plan.
-        RETURN NEXT regexp_replace(line, '''\[[^]]*\]''::([^ )]*\.)?vector', '<query vector>', 'g');
-    END LOOP;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, int, text, regconfig, text, text, int) IS
-  'The plans of the two queries pg_embed_hybrid_search runs (EXPLAIN, no costs): shows whether the GIN and HNSW indexes are used.';
 /* </end connected objects> */
 

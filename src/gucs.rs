@@ -160,6 +160,10 @@ pub enum PersistentCache {
 /// Embedding calls never write it (see README, Embedding cache). Off by default.
 static PERSISTENT_CACHE: GucSetting<PersistentCache> = GucSetting::<PersistentCache>::new(PersistentCache::Off);
 
+/// The statement memo (one model run per distinct query text in a statement; see README,
+/// Performance). Superuser-only; off only to measure what it saves.
+static STATEMENT_MEMO: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// Count calls in pg_embed_stats. Superuser-only, so a session cannot hide its use; off only
 /// to measure what counting costs.
 static TRACK_STATS: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -340,6 +344,14 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
+        c"pg_embed.statement_memo",
+        c"Embed each distinct text once per statement in single-text calls.",
+        c"Off only to measure what the memo saves.",
+        &STATEMENT_MEMO,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
         c"pg_embed.track_stats",
         c"Count embedding calls in pg_embed_stats.",
         c"Shared by all backends when pg_embed is in shared_preload_libraries, per backend otherwise.",
@@ -471,6 +483,10 @@ pub fn cache_bytes() -> usize {
 
 pub fn persistent_cache() -> PersistentCache {
     PERSISTENT_CACHE.get()
+}
+
+pub fn statement_memo() -> bool {
+    STATEMENT_MEMO.get()
 }
 
 pub fn track_stats() -> bool {

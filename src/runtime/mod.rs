@@ -206,7 +206,7 @@ pub fn embed(name: &str, texts: &[&str]) -> Result<Embedded, EngineError> {
 /// [`embed`] with explicit settings instead of the session's.
 pub fn embed_as(spec: &ModelSpec, texts: &[&str], settings: &Settings) -> Result<Embedded, EngineError> {
     // A text this statement already embedded the same way (see memo): no model run, no count.
-    if let [text] = texts {
+    if let (true, [text]) = (gucs::statement_memo(), texts) {
         if let Some(v) = memo::get(spec, settings, text) {
             return Ok(Embedded { vectors: vec![v], truncated: 0, tokens: 0 });
         }
