@@ -8,29 +8,18 @@
 # EXTENSION without CASCADE names what depends on it. Prints "N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../../scripts/env.sh"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_embed-dump.XXXXXX")
-chown postgres: "$dir"; chmod 755 "$dir"
-as_pg() { env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$@"; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() {
-  [ -f "$dir/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+source "$here/../lib/cluster.sh"
+dir=$(test_dir dump)
+port=$(free_port)
+trap 'remove_clusters "$dir"' EXIT
 # The model folder: the set-up's models, and a folder of the user model the server may write.
 mkdir -p "$dir/models/minilm-l6-w8"
 for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do ln -s "$MODEL_DIR/$m" "$dir/models/$m"; done
 for f in "$MODEL_DIR"/minilm-l6-w8/*; do ln -s "$f" "$dir/models/minilm-l6-w8/"; done
 chown -R postgres: "$dir/models"
-as_pg "$PG_BIN/initdb" -D "$dir/data" --auth=trust -E UTF8 >/dev/null || exit 1
-echo "pg_embed.model_dir = '$dir/models'" >> "$dir/data/postgresql.conf"
-as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || exit 1
+start_cluster "$dir/data" "$port" "pg_embed.model_dir = '$dir/models'" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 30; }
 
 q postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst" -c "CREATE DATABASE dst2" >/dev/null
 out=$(q src -f "$dir/use.sql")
@@ -75,6 +64,5 @@ if printf '%s' "$out" | grep -q "2BP01" && printf '%s' "$out" | grep -q "column 
 else
   bad "DROP EXTENSION pg_embed without CASCADE" "$out"
 fi
-if grep -qE "terminated by signal|PANIC|TRAP:" "$dir/server.log"; then bad "the server log shows a crash"; fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_logs "$dir"
+finish

@@ -5,32 +5,25 @@
 # Afterwards the package is removed and the build installed again (scripts/install.sh), as
 # the other tests expect. Prints "N passed, M failed".
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../../scripts/env.sh"
+source "$(dirname "$0")/../lib/cluster.sh"
 cd "$PGE_ROOT"
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 20; }
 deb=$(scripts/package.sh) || { echo "FAILED: scripts/package.sh"; echo "0 passed, 1 failed"; exit 1; }
 pkg=$(dpkg-deb -f "$deb" Package)
 contents=$(dpkg-deb -c "$deb")
 for f in lib/pg_embed.so extension/pg_embed.control extension/pg_embed--0.1.0.sql extension/pg_embed--0.1.0--0.2.0.sql "extension/pg_embed--$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1).sql"; do
   printf '%s' "$contents" | grep -q "/postgresql/$PG_MAJOR/$f\$" && ok "the package holds $f" || bad "the package holds $f"
 done
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_embed-package.XXXXXX"); chown postgres: "$dir"
-as_pg() { env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$@"; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+dir=$(test_dir package)
+port=$(free_port)
 cleanup() {
-  [ -f "$dir/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
-  rm -rf "$dir"
+  remove_clusters "$dir"
   dpkg -r "$pkg" >/dev/null 2>&1
   scripts/install.sh >/dev/null
 }
 trap cleanup EXIT
 out=$(dpkg -i "$deb" 2>&1) && ok "dpkg -i $(basename "$deb")" || bad "dpkg -i" "$out"
 dpkg -s "$pkg" 2>/dev/null | grep -q "^Status: install ok installed" && ok "dpkg knows $pkg as installed" || bad "dpkg status of $pkg"
-as_pg "$PG_BIN/initdb" -D "$dir/data" --auth=trust -E UTF8 >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+start_cluster "$dir/data" "$port"
 q() { psql -X -At -q -h 127.0.0.1 -p "$port" -U postgres -d postgres "$@" 2>&1; }
 got=$(q -c "SET client_min_messages = warning" -c "CREATE EXTENSION pg_embed CASCADE" -c "SELECT vector_dims(embed_doc('installed from the package'))")
 [ "$got" = 384 ] && ok "CREATE EXTENSION from the package embeds" || bad "CREATE EXTENSION from the package" "$got"
@@ -38,5 +31,4 @@ got=$(q -c "DROP EXTENSION pg_embed" -c "CREATE EXTENSION pg_embed VERSION '0.1.
         -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_embed'")
 [ "$got" = "$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)" ] && ok "0.1.0 from the package updates to the current version" || bad "ALTER EXTENSION from the package" "$got"
 out=$(dpkg -r "$pkg" 2>&1) && [ ! -e "$($PG_CONFIG --pkglibdir)/pg_embed.so" ] && ok "dpkg -r removes the library" || bad "dpkg -r" "$out"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

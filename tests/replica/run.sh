@@ -5,36 +5,18 @@
 # calls that must write refuse plainly on the standby (SQLSTATE 25006 with a hint to run them
 # on the primary), and embedding works there. Prints "N passed, M failed".
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../../scripts/env.sh"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_embed-replica.XXXXXX")
-chown postgres: "$dir"; chmod 700 "$dir"
-as_pg() { env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/../lib/cluster.sh"
+dir=$(test_dir replica)
 p1=$(free_port); p2=$(free_port)
-cleanup() {
-  for d in standby primary; do
-    [ -f "$dir/$d/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/$d" -m fast -w stop >/dev/null 2>&1
-  done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-as_pg "$PG_BIN/initdb" -D "$dir/primary" --auth=trust -E UTF8 >/dev/null || exit 1
-as_pg "$PG_BIN/pg_ctl" -D "$dir/primary" -l "$dir/primary.log" -w \
-  -o "-p $p1 -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || exit 1
+trap 'remove_clusters "$dir"' EXIT
+start_cluster "$dir/primary" "$p1" || exit 1
 q1() { psql -X -A -t -q -h 127.0.0.1 -p "$p1" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 q2() { psql -X -A -t -q -h 127.0.0.1 -p "$p2" -U postgres -d postgres -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -c "$1" 2>&1; }
 q1 "SET client_min_messages = warning; CREATE EXTENSION pg_embed CASCADE; SELECT count(*) FROM pg_embed_reselect();" >/dev/null
 primary_code=$(q1 "SELECT pg_embed_role_model('code')")
 as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$p1" -U postgres -D "$dir/standby" -R -X stream >/dev/null || exit 1
-as_pg "$PG_BIN/pg_ctl" -D "$dir/standby" -l "$dir/standby.log" -w \
-  -o "-p $p2 -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || exit 1
+start_cluster "$dir/standby" "$p2" || exit 1
 
-passed=0; failed=0
-check() {  # name, expected (grep -E pattern), actual
-  if printf '%s' "$3" | grep -qE "$2"; then passed=$((passed + 1)); echo "ok: $1"
-  else failed=$((failed + 1)); echo "FAILED: $1"; echo "  expected /$2/, got: $3"; fi
-}
 check "the standby is in recovery" '^t$' "$(q2 "SELECT pg_is_in_recovery()")"
 check "pins reached the standby" '^3$' "$(q2 "SELECT count(*) FROM pg_embed_selection")"
 check "the standby routes code as the primary does" "^${primary_code}\$" "$(q2 "SELECT pg_embed_role_model('code')")"
@@ -51,8 +33,5 @@ for _ in $(seq 50); do
 done
 check "a re-selection on the primary reaches the standby" '^paraphrase-MiniLM-L3-v2$' \
   "$(q2 "SET pg_embed.code_models = 'paraphrase-MiniLM-L3-v2'; SELECT pg_embed_role_model('code')")"
-if grep -qE "terminated by signal|PANIC|TRAP:" "$dir/primary.log" "$dir/standby.log"; then
-  failed=$((failed + 1)); echo "FAILED: a server log shows a crash"
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_logs "$dir"
+finish

@@ -10,21 +10,12 @@
 # Prints "N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-source "$here/../../scripts/env.sh"
+source "$here/../lib/cluster.sh"
 cd "$PGE_ROOT"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_embed-upgrade.XXXXXX")
-chown postgres: "$dir"; chmod 700 "$dir"
-as_pg() { env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- "$@"; }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cleanup() {
-  [ -f "$dir/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-passed=0; failed=0
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-bad() { failed=$((failed + 1)); echo "FAILED: $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | head -n 40; }
+dir=$(test_dir upgrade)
+port=$(free_port)
+trap 'remove_clusters "$dir"' EXIT
 q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
 
 # 1. The generated install script is the committed one.
@@ -40,8 +31,7 @@ else
   bad "the generated install script differs from sql/pg_embed--$version.sql: write the upgrade step, then copy it" "$d"
 fi
 
-as_pg "$PG_BIN/initdb" -D "$dir/data" --auth=trust -E UTF8 >/dev/null || exit 1
-as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null || exit 1
+start_cluster "$dir/data" "$port" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 
 # 2. 0.1.0, used, then updated.
@@ -79,21 +69,19 @@ else
 fi
 
 # 3. What 0.2.0 brings works on the upgraded database.
-check() {  # name, expected pattern, SQL
-  local got; got=$(q old -At -c "$3")
-  if printf '%s' "$got" | grep -qE "$2"; then ok "$1"; else bad "$1" "$got"; fi
+check_sql() {  # name, expected pattern, SQL
+  check "$1" "$2" "$(q old -At -c "$3")"
 }
-check "embed_fixed equals the generated column's vectors" '^t$' \
+check_sql "embed_fixed equals the generated column's vectors" '^t$' \
   "SELECT bool_and(embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32') = emb_gen) FROM docs"
 got=$(q old -At -c "SET client_min_messages = warning" -c "CALL pg_embed_backfill('bf_broken', 'body', 'embedding', chunk_size => 10)" \
   -c "SELECT finished, (SELECT count(*) FROM bf_broken WHERE embedding IS NULL) FROM pg_embed_backfills WHERE relation = 'bf_broken'::regclass")
 if [ "$got" = "t|0" ]; then ok "the interrupted backfill resumes and finishes"; else bad "the interrupted backfill resumes and finishes" "$got"; fi
-check "the old progress rows are kept" '^t$' "SELECT finished FROM pg_embed_backfills WHERE relation = 'bf'::regclass"
-check "pg_embed_cache_store writes the deduplicated table" '^1$' \
+check_sql "the old progress rows are kept" '^t$' "SELECT finished FROM pg_embed_backfills WHERE relation = 'bf'::regclass"
+check_sql "pg_embed_cache_store writes the deduplicated table" '^1$' \
   "SELECT pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY['a text stored after the upgrade'])"
-check "routing keeps the pins" '^all-MiniLM-L6-v2$' "SELECT pg_embed_role_model('code')"
-check "embed is STABLE now, embed_fixed IMMUTABLE" '^s,i$' \
+check_sql "routing keeps the pins" '^all-MiniLM-L6-v2$' "SELECT pg_embed_role_model('code')"
+check_sql "embed is STABLE now, embed_fixed IMMUTABLE" '^s,i$' \
   "SELECT string_agg(provolatile::text, ',' ORDER BY proname) FROM pg_proc WHERE proname IN ('embed', 'embed_fixed')"
-if grep -qE "terminated by signal|PANIC|TRAP:" "$dir/server.log"; then bad "the server log shows a crash"; fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+check_logs "$dir"
+finish
