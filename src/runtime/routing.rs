@@ -146,7 +146,7 @@ pub fn choose(role: Role) -> Result<Choice, EngineError> {
             // backend still holds keeps serving, and otherwise its load names the missing file.
             let first = prefs.split(',').map(str::trim).find(|s| !s.is_empty()).map(str::to_string);
             let model = decision.model.or(first).ok_or_else(|| EngineError::NoModelForRole(role.to_string()))?;
-            if pin.is_some() && notice_once(format!("prefs:{role}:{prefs}")) {
+            if pin.is_some() && notice_once(format!("prefs:{role}:{:x}", key.1)) {
                 pgrx::notice!(
                     "pg_embed: this session's preferences for {role} differ from the pinned ones; using \"{model}\" in this session only"
                 );

@@ -20,7 +20,17 @@ q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db
 
 # 1. The generated install script is the committed one.
 generated=$PGE_HOME/package/$($PG_CONFIG --sharedir)/extension/pg_embed--$version.sql
-norm() { grep -v '^-- src/' "$1"; }
+# The statements, block by block, ignoring source positions and the order of independent blocks
+# (the generator orders them by their dependencies only).
+norm() {
+  python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+blocks = re.split(r"/\* <begin connected objects> \*/", text)
+norm = sorted("\n".join(l for l in b.splitlines() if not l.startswith("-- src/")).strip() for b in blocks)
+print("\n\n".join(norm))
+PY
+}
 if [ ! -f "sql/pg_embed--$version.sql" ]; then
   bad "sql/pg_embed--$version.sql exists (copy it from $generated)"
 elif [ ! -f "$generated" ]; then
