@@ -124,7 +124,7 @@ regress() {
   python3 tests/hub/serve.py "$hub" "$run/hub.port" & hub_pid=$!
   trap 'kill "${hub_pid:-}" 2>/dev/null || true' EXIT
   for _ in $(seq 50); do [ -s "$run/hub.port" ] && break; sleep 0.1; done
-  hub_url=http://127.0.0.1:$(cat "$run/hub.port")
+  scheme=http; hub_url=$scheme://127.0.0.1:$(cat "$run/hub.port")
   mkdir -p "$faults/download"
   snap=$faults/hubcache/models--sentence-transformers--paraphrase-MiniLM-L3-v2
   mkdir -p "$snap/refs" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx"
