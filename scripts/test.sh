@@ -54,7 +54,9 @@ if [ ! -f "$old_ort" ]; then
   rm -rf "$tmp"; chmod -R a+rX "$(dirname "$old_ort")"
 fi
 
+timings=()
 for stage in $stages; do
+  stage_start=$(date +%s)
   case $stage in
     engine)
       step "engine tests (cargo test)"
@@ -184,7 +186,9 @@ for stage in $stages; do
       ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
+  timings+=("$stage $(( $(date +%s) - stage_start )) s")
 done
 echo
+printf 'stage time: %s\n' "${timings[@]}"
 echo "stages: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -116,15 +116,7 @@ pub fn raise(e: EngineError) -> ! {
             Some("Retry the download; if it persists, the mirror serves a different file than the catalog expects.".into()),
         ),
     };
-    let mut report = ErrorReport::new(code, for_server(message), "pg_embed");
-    if let Some(d) = detail {
-        report = report.set_detail(for_server(d));
-    }
-    if let Some(h) = hint {
-        report = report.set_hint(for_server(h));
-    }
-    report.report(PgLogLevel::ERROR);
-    unreachable!("an ERROR report does not return")
+    report(code, message, detail, hint)
 }
 
 /// Raises an ERROR of the SQL layer itself (a bad argument, a missing privilege, a wrong
