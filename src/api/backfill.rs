@@ -23,5 +23,5 @@ use pgrx::prelude::*;
 extension_sql_file!(
     "../sql/backfill.sql",
     name = "backfill",
-    requires = ["models_sql", "embed_doc_comment", "provenance_sql"],
+    requires = ["models_sql", "embed_doc_comment", "provenance_sql", "citus_sql"],
 );

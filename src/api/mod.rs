@@ -3,6 +3,7 @@
 mod backfill;
 mod batch;
 mod cache;
+mod citus;
 mod embed;
 mod hybrid;
 mod ensemble;

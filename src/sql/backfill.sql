@@ -88,6 +88,8 @@ DECLARE
     total bigint;
     leaves jsonb;
     started timestamptz := clock_timestamp();
+    -- On a Citus distributed table, the column chunks are picked by (else NULL).
+    dist_key name := @extschema@.pg_embed_citus_key(relation);
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
@@ -108,9 +110,20 @@ BEGIN
         RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
             HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
     END IF;
-    IF model = 'auto' THEN
+    IF model = 'auto' AND dist_key IS NOT NULL THEN
+        RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
+            DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
+            HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
+    ELSIF model = 'auto' THEN
         model_name := 'auto';
         embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
+    ELSIF dist_key IS NOT NULL THEN
+        -- The workers embed with the model file, precision and long-text mode this session
+        -- resolves now: they are spelled out in the pushed-down call, not read from the
+        -- workers' settings.
+        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
+        embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
+                             split_part(@extschema@.pg_embed_model_id(model_name), '/', -2), current_setting('pg_embed.long_text'));
     ELSE
         PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
         embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
@@ -152,7 +165,13 @@ BEGIN
     SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
       FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
      WHERE t.isleaf AND c.relkind = 'r';
-    RETURN jsonb_build_object(
+    IF dist_key IS NOT NULL THEN
+        -- Citus: chunks are ranges of the distribution column, walked through the table itself.
+        leaves := jsonb_build_array(relation::oid);
+    END IF;
+    RETURN CASE WHEN dist_key IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('key', dist_key,
+               'key_type', (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+                             WHERE a.attrelid = relation AND a.attname = dist_key)) END || jsonb_build_object(
         'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
         'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
         'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
@@ -161,7 +180,7 @@ BEGIN
         -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
         -- table first (through pg_embed_cache_store, for roles that may run it), so a later
         -- run over the same texts reads them back instead of embedding them again.
-        'cache_model', CASE WHEN model_name <> 'auto' AND current_setting('pg_embed.persistent_cache') = 'write'
+        'cache_model', CASE WHEN model_name <> 'auto' AND dist_key IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
                                  AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
                             THEN model_name END);
 END
@@ -186,8 +205,29 @@ DECLARE
     done bigint := (state ->> 'done')::bigint;
     total bigint := (state ->> 'total')::bigint;
     elapsed float8;
+    keys text;
+    last_key text;
 BEGIN
-    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
+    IF state ? 'key' AND (state ->> 'leaf')::int = 0 THEN
+        -- A Citus distributed table: the next chunk_size keys of the distribution column
+        -- after the last chunk's, then one multi-shard UPDATE that the workers run, each on
+        -- its own shards, through the IMMUTABLE embed_fixed(). Row locks are taken by that
+        -- UPDATE (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
+        EXECUTE format('SELECT array_agg(s.k ORDER BY s.k)::text, count(*), max(s.k)::text FROM '
+                       '(SELECT %1$I AS k FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$I LIMIT %5$s) s',
+                       state ->> 'key', rel,
+                       CASE WHEN state ? 'after_key' THEN format('%I > $1::%s', state ->> 'key', state ->> 'key_type') ELSE 'true' END,
+                       state ->> 'todo', state ->> 'chunk')
+        USING state ->> 'after_key' INTO keys, picked, last_key;
+        IF picked = 0 THEN
+            RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
+        END IF;
+        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE t.%3$I = ANY($1::%4$s[]) AND %5$s',
+                       rel, state ->> 'set', state ->> 'key', state ->> 'key_type', state ->> 'todo')
+        USING keys;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        state := state || jsonb_build_object('after_key', last_key);
+    ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
         IF state ->> 'cache_model' IS NOT NULL THEN
             EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
@@ -204,6 +244,9 @@ BEGIN
         IF picked = 0 THEN
             RETURN state || jsonb_build_object('leaf', (state ->> 'leaf')::int + 1, 'after', '(0,0)');
         END IF;
+        state := state || jsonb_build_object('after', last::text);
+    END IF;
+    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         done := done + n;
         UPDATE @extschema@.pg_embed_backfill_progress p
            SET rows_done = done, rows_total = greatest(total, done), updated = clock_timestamp()
@@ -215,13 +258,13 @@ BEGIN
                 round((greatest(total - done, 0) * elapsed / done)::numeric);
             state := state || jsonb_build_object('next_notice', done + (state ->> 'notice_every')::bigint);
         END IF;
-        RETURN state || jsonb_build_object('after', last::text, 'done', done);
+        RETURN state || jsonb_build_object('done', done);
     END IF;
     -- End of a pass: what is left was locked by other sessions (or written since).
     EXECUTE format('SELECT count(*) FROM %s WHERE %s', rel, state ->> 'todo') INTO remaining;
     IF remaining > 0 AND (state ->> 'pass')::int < 3 THEN
         PERFORM pg_sleep(0.2 * (state ->> 'pass')::int);
-        RETURN state || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
+        RETURN (state - 'after_key') || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
     END IF;
     UPDATE @extschema@.pg_embed_backfill_progress p
        SET rows_done = done, rows_total = greatest(total, done + remaining), updated = clock_timestamp(),

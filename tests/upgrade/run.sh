@@ -2,8 +2,8 @@
 # Upgrade and schema checks, on a throwaway cluster owned by the unprivileged user postgres:
 #  1. the install script the build generates equals the newest sql/pg_embed--<version>.sql
 #     (a changed function needs its upgrade step written, and that file updated);
-#  2. a database at 0.1.0 (the frozen sql/pg_embed--0.1.0.sql), used the way a user would
-#     (tests/upgrade/use.sql), is updated with ALTER EXTENSION pg_embed UPDATE: the user's rows,
+#  2. a database at each released version (0.1.0, 0.2.0: the frozen sql/ scripts), used the way a
+#     user would (tests/upgrade/use.sql), is updated with ALTER EXTENSION pg_embed UPDATE: the user's rows,
 #     vectors, triggers and indexes are unchanged (tests/upgrade/user_objects.sql), and the
 #     extension's objects equal a fresh install's (tests/upgrade/catalog.sql), compared as text;
 #  3. what the upgrade brings works on the upgraded database.
@@ -44,41 +44,53 @@ fi
 start_cluster "$dir/data" "$port" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 
-# 2. 0.1.0, used, then updated.
-q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE fresh" >/dev/null
-q old -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed VERSION '0.1.0'" >/dev/null || bad "CREATE EXTENSION pg_embed VERSION '0.1.0'"
-out=$(q old -f "$dir/use.sql")
-if printf '%s' "$out" | grep -q "ERROR" && ! printf '%s' "$out" | grep -q "text has more than 256 tokens"; then
-  bad "using 0.1.0" "$out"
-else
-  ok "0.1.0 in use: triggers, provenance, a user model, a projection, pins, cache rows, backfills, an expression index and a generated column"
-fi
-before=$(q old -f "$dir/user_objects.sql")
-update=$(q old -c "ALTER EXTENSION pg_embed UPDATE")
-if [ "$(q old -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_embed'")" = "$version" ]; then
-  ok "ALTER EXTENSION pg_embed UPDATE reached $version"
-else
-  bad "ALTER EXTENSION pg_embed UPDATE" "$update"
-fi
-if printf '%s' "$update" | grep -q "WARNING:  pg_embed 0.2.0: embed(text, text) is now STABLE; these objects still use it: generated column docs.emb_gen; index docs_expr"; then
-  ok "the update names the index and the generated column still using embed(text, text)"
-else
-  bad "the update's warning about objects using embed(text, text)" "$update"
-fi
-after=$(q old -f "$dir/user_objects.sql")
-if [ "$before" = "$after" ]; then ok "the user's rows, vectors, triggers, indexes and pg_embed's data are unchanged"
-else bad "the user's objects changed in the update" "$(diff <(echo "$before") <(echo "$after"))"; fi
+# 2. Each released version, used, then updated: 0.1.0 (the frozen sql/pg_embed--0.1.0.sql) in
+#    database "old", 0.2.0 in "mid". The generated column and the expression index use the
+#    version's IMMUTABLE embedding function.
+q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE mid" -c "CREATE DATABASE fresh" >/dev/null
 q fresh -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" >/dev/null
-upgraded_listing=$(q old -f "$dir/catalog.sql"); fresh_listing=$(q fresh -f "$dir/catalog.sql")
-if printf '%s\n%s' "$upgraded_listing" "$fresh_listing" | grep -q "ERROR"; then
-  bad "the catalog listing runs" "$upgraded_listing"
-elif d=$(diff <(echo "$upgraded_listing") <(echo "$fresh_listing")); then
-  ok "the upgraded extension's objects equal a fresh $version install ($(echo "$fresh_listing" | wc -l) lines compared)"
-else
-  bad "the upgraded extension differs from a fresh install (< upgraded, > fresh)" "$d"
-fi
+fresh_listing=$(q fresh -f "$dir/catalog.sql")
+upgrade_from() {  # database, version, the IMMUTABLE call, the warning the update must give (or "")
+  local db=$1 from=$2 imm=$3 warning=$4 out before update after listing d
+  q "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed VERSION '$from'" >/dev/null \
+    || bad "CREATE EXTENSION pg_embed VERSION '$from'"
+  out=$(q "$db" -v imm="$imm" -f "$dir/use.sql")
+  if printf '%s' "$out" | grep -q "ERROR" && ! printf '%s' "$out" | grep -q "text has more than 256 tokens"; then
+    bad "using $from" "$out"
+  else
+    ok "$from in use: triggers, provenance, a user model, a projection, pins, cache rows, backfills, an expression index and a generated column"
+  fi
+  before=$(q "$db" -f "$dir/user_objects.sql")
+  update=$(q "$db" -c "ALTER EXTENSION pg_embed UPDATE")
+  if [ "$(q "$db" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_embed'")" = "$version" ]; then
+    ok "ALTER EXTENSION pg_embed UPDATE from $from reached $version"
+  else
+    bad "ALTER EXTENSION pg_embed UPDATE from $from" "$update"
+  fi
+  if [ -n "$warning" ]; then
+    if printf '%s' "$update" | grep -q "$warning"; then
+      ok "the update from $from names the index and the generated column still using embed(text, text)"
+    else
+      bad "the update's warning about objects using embed(text, text)" "$update"
+    fi
+  fi
+  after=$(q "$db" -f "$dir/user_objects.sql")
+  if [ "$before" = "$after" ]; then ok "$from: the user's rows, vectors, triggers, indexes and pg_embed's data are unchanged"
+  else bad "$from: the user's objects changed in the update" "$(diff <(echo "$before") <(echo "$after"))"; fi
+  listing=$(q "$db" -f "$dir/catalog.sql")
+  if printf '%s\n%s' "$listing" "$fresh_listing" | grep -q "ERROR"; then
+    bad "the catalog listing runs" "$listing"
+  elif d=$(diff <(echo "$listing") <(echo "$fresh_listing")); then
+    ok "$from updated: the extension's objects equal a fresh $version install ($(echo "$fresh_listing" | wc -l) lines compared)"
+  else
+    bad "$from updated differs from a fresh install (< upgraded, > fresh)" "$d"
+  fi
+}
+upgrade_from old 0.1.0 "embed(body, 'all-MiniLM-L6-v2')" \
+  "WARNING:  pg_embed 0.2.0: embed(text, text) is now STABLE; these objects still use it: generated column docs.emb_gen; index docs_expr"
+upgrade_from mid 0.2.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
 
-# 3. What 0.2.0 brings works on the upgraded database.
+# 3. What the updates bring works on the database updated from 0.1.0.
 check_sql() {  # name, expected pattern, SQL
   check "$1" "$2" "$(q old -At -c "$3")"
 }

@@ -3,16 +3,16 @@
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 -- A table embedded by a trigger, with an expression index and a generated column on the
--- IMMUTABLE embed(text, text) of 0.1.0.
+-- IMMUTABLE embedding function of the version (psql variable imm: embed(text, text) at 0.1.0).
 CREATE TABLE docs (id int PRIMARY KEY, body text, embedding vector(384),
-                   emb_gen vector(384) GENERATED ALWAYS AS (embed(body, 'all-MiniLM-L6-v2')) STORED);
+                   emb_gen vector(384) GENERATED ALWAYS AS (:imm) STORED);
 CREATE FUNCTION docs_embed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.embedding := embed_doc(NEW.body); RETURN NEW; END $$;
 CREATE TRIGGER docs_embed BEFORE INSERT OR UPDATE OF body ON docs FOR EACH ROW EXECUTE FUNCTION docs_embed();
 INSERT INTO docs (id, body) SELECT i, 'document ' || i || ' about ' || (ARRAY['indexes', 'vacuum', 'replication'])[1 + i % 3]
   FROM generate_series(1, 20) i;
 CREATE INDEX docs_hnsw ON docs USING hnsw (embedding vector_cosine_ops);
-CREATE INDEX docs_expr ON docs USING hnsw ((embed(body, 'all-MiniLM-L6-v2')::vector(384)) vector_cosine_ops);
+CREATE INDEX docs_expr ON docs USING hnsw ((:imm::vector(384)) vector_cosine_ops);
 -- The provenance trigger.
 CREATE TABLE kb (id int PRIMARY KEY, body text, embedding vector(384), model_id text);
 CREATE TRIGGER kb_embed BEFORE INSERT OR UPDATE ON kb FOR EACH ROW

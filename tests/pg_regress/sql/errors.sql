@@ -105,3 +105,7 @@ INSERT INTO pg_embed_user_models (name, dims) VALUES ('sneaky', 384);
 \c - postgres
 DROP TABLE small;
 DROP ROLE embed_user;
+-- Without Citus: the sync says it needs Citus, and no table is walked by a distribution key.
+SELECT * FROM pg_embed_citus_sync();
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_citus_key('pg_embed_user_models') IS NULL AS no_key, pg_embed_citus_coordinator() AS coordinator;
