@@ -1,7 +1,8 @@
 -- Hybrid search: full-text search (tsvector, GIN, ts_rank_cd) and vector search (HNSW) fused
 -- by reciprocal rank fusion. Data: the first 200 answers of the Python FAQ.
-CREATE TEMP TABLE raw (line text);
-COPY raw FROM '@data@/faq/corpus.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
+-- n numbers the lines in the order COPY reads them (a heap's physical order is not the file's).
+CREATE TEMP TABLE raw (n serial, line text);
+COPY raw (line) FROM '@data@/faq/corpus.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
 CREATE TABLE answers (
     id bigint PRIMARY KEY,
     doc text NOT NULL,
@@ -11,7 +12,7 @@ CREATE TABLE answers (
 );
 INSERT INTO answers (id, doc, body)
   SELECT n, line::jsonb ->> '_id', btrim((line::jsonb ->> 'title') || E'\n' || (line::jsonb ->> 'text'), E'\n')
-  FROM (SELECT line, row_number() OVER () AS n FROM raw) r WHERE n <= 200;
+  FROM raw WHERE n <= 200;
 SET client_min_messages = warning;
 CALL pg_embed_backfill('answers', 'body', 'embedding');
 RESET client_min_messages;

@@ -95,14 +95,15 @@ SELECT count(*) FILTER (WHERE model_id = pg_embed_model_id(embed_auto_model(body
 -- A/B before switching: the Python FAQ (real questions with their answers), the first 120
 -- answers and the questions they answer. Current model all-MiniLM-L6-v2, candidate
 -- paraphrase-MiniLM-L3-v2 in a side column.
-CREATE TEMP TABLE raw (line text);
-COPY raw FROM '@data@/faq/corpus.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
+-- n numbers the lines in the order COPY reads them (a heap's physical order is not the file's).
+CREATE TEMP TABLE raw (n serial, line text);
+COPY raw (line) FROM '@data@/faq/corpus.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
 CREATE TABLE prov_faq (id int PRIMARY KEY, doc text UNIQUE, body text, embedding vector(384), embedding_l3 vector(384));
 INSERT INTO prov_faq (id, doc, body)
   SELECT n, line::jsonb ->> '_id', btrim((line::jsonb ->> 'title') || E'\n' || (line::jsonb ->> 'text'), E'\n')
-  FROM (SELECT line, row_number() OVER () AS n FROM raw) r WHERE n <= 120;
+  FROM raw WHERE n <= 120;
 TRUNCATE raw;
-COPY raw FROM '@data@/faq/queries.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
+COPY raw (line) FROM '@data@/faq/queries.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
 CREATE TEMP TABLE qrels (qid text, doc text, score int);
 COPY qrels FROM '@data@/faq/qrels.tsv' WITH (FORMAT csv, DELIMITER e'\t', HEADER);
 CREATE TABLE prov_faq_questions (question text, answers int[]);
