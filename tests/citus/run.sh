@@ -126,6 +126,10 @@ reset_stats
 c "WITH q AS MATERIALIZED (SELECT embed_doc('how do I copy an object') AS v)
    SELECT id FROM docs, q ORDER BY emb <=> q.v LIMIT 10" >/dev/null
 check "the README's search form embeds the query once, on the coordinator" '^1;0\|0$' "$(embedded)"
+reset_stats
+c "SELECT id FROM docs ORDER BY emb <=> embed_doc('how do I copy an object') LIMIT 10" >/dev/null
+e=$(embedded)
+check "the single-node form instead embeds the query on the workers, once per shard (32)" '^32$' "$(echo "${e#*;}" | tr '|' '+' | bc)"
 
 # 6. pg_embed_backfill on a distributed table.
 c "UPDATE docs SET emb = NULL, model_id = NULL" >/dev/null
