@@ -3,7 +3,8 @@
 # loopback), each with shared_preload_libraries = 'citus,pg_embed' and the executor pool the
 # README advises. Checks: the extension reaches the workers; UPDATE through the IMMUTABLE
 # embed_fixed() is pushed down (the workers embed, the coordinator does not) with vectors equal to
-# a single node's; INSERT ... SELECT between co-located tables; the provenance trigger; exact
+# a single node's; INSERT ... SELECT between co-located tables; a user's trigger and the provenance
+# trigger; exact
 # top-10 search equal to a single node's, with the query embedded once; pg_embed_backfill on a
 # distributed table, with progress on the coordinator and the coordinator's precision; user
 # models, projections and pins equal on every node after each change; a model missing on one
@@ -108,6 +109,20 @@ check "the provenance trigger embeds on the workers" '^0;[1-9][0-9]*\|[1-9][0-9]
 check "  with the single node's vectors" '^t$' "$(maxdist docs_trig emb)"
 check "  and writes one model id, the coordinator's" "^1\|true\$" \
   "$(c "SELECT count(DISTINCT model_id) || '|' || (min(model_id) = pg_embed_model_id('all-MiniLM-L6-v2')) FROM docs_trig")"
+
+# A trigger of the user's own, as in the README (a PL/pgSQL function calling embed_fixed).
+c "CREATE TABLE docs_utrig (id bigint PRIMARY KEY, body text, emb vector(384))" >/dev/null
+c "SELECT create_distributed_table('docs_utrig', 'id', colocate_with => 'docs')" >/dev/null
+c "CREATE FUNCTION docs_embed() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+   BEGIN NEW.emb := embed_fixed(NEW.body, 'all-MiniLM-L6-v2', 'fp32'); RETURN NEW; END \$f\$" >/dev/null
+check "a user's trigger function created on the coordinator reaches the workers" '^1\|1$' \
+  "$(w "SELECT count(*) FROM pg_proc WHERE proname = 'docs_embed'")"
+q "$p0" -c "SET citus.enable_unsafe_triggers = on" -c "CREATE TRIGGER embed BEFORE INSERT OR UPDATE ON docs_utrig
+  FOR EACH ROW EXECUTE FUNCTION docs_embed()" >/dev/null
+reset_stats
+c "INSERT INTO docs_utrig (id, body) SELECT id, body FROM docs" >/dev/null
+check "the user's trigger embeds on the workers" '^0;[1-9][0-9]*\|[1-9][0-9]*$' "$(embedded)"
+check "  with the single node's vectors" '^t$' "$(maxdist docs_utrig emb)"
 
 # 5. Search: exact top 10 equal to the single node's, with the query embedded once.
 # dist_top10 embeds a question once, then runs the exact top-10 query on the distributed table.
