@@ -4,9 +4,9 @@
 # README advises. Checks: the extension reaches the workers; UPDATE through the IMMUTABLE
 # embed_fixed() is pushed down (the workers embed, the coordinator does not) with vectors equal to
 # a single node's; INSERT ... SELECT between co-located tables; a user's trigger and the provenance
-# trigger; exact
-# top-10 search equal to a single node's, with the query embedded once; pg_embed_backfill on a
-# distributed table, with progress on the coordinator and the coordinator's precision; user
+# trigger; exact top-10 search equal to a single node's, with the query embedded once;
+# pg_embed_backfill on a distributed table, with progress on the coordinator and the
+# coordinator's precision; STABLE calls and the workers' settings; user
 # models, projections and pins equal on every node after each change; a model missing on one
 # worker fails with an error naming it and changes nothing. Needs Citus (scripts/citus.sh).
 # Prints "N passed, M failed".
