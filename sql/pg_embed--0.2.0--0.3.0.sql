@@ -1,46 +1,73 @@
 -- pg_embed 0.2.0 -> 0.3.0: Citus.
---  * pg_embed_backfill walks a Citus distributed table by its distribution column and lets the
---    workers embed through embed_fixed() with the coordinator's model file, precision and
---    long-text mode (pg_embed_backfill_begin, pg_embed_backfill_step replaced).
+--  * pg_embed_backfill walks a Citus table by its primary key (or distribution column) and lets
+--    the workers embed through embed_fixed() with the coordinator's precision and long-text
+--    mode, after checking that every worker has the coordinator's model file
+--    (pg_embed_backfill_begin, pg_embed_backfill_step replaced).
 --  * User models, projections and pins are sent from a Citus coordinator to its workers when a
---    transaction that changed them commits, and on demand with pg_embed_citus_sync().
+--    transaction that changed them commits; pg_embed_citus_sync() and pg_embed_citus_check().
 -- Without Citus nothing changes: the new functions find no Citus catalog and do nothing.
 \echo Use "ALTER EXTENSION pg_embed UPDATE TO '0.3.0'" to load this file. \quit
 
 -- Citus's catalogs and functions are reached by name through dynamic SQL, so none of this needs
 -- Citus to be installed; without it each function does nothing (or says it needs Citus).
 
--- The column a backfill of a Citus table picks its chunks by: the distribution column, or for a
--- table without one (a reference table) its one-column primary key. NULL for a table Citus does
--- not manage, or when Citus is not installed in this database.
-CREATE FUNCTION pg_embed_citus_key(relation regclass) RETURNS name
+-- The columns a backfill of a Citus table picks its chunks by: the primary key when it includes
+-- the distribution column (so each chunk is exactly chunk_size rows), else the distribution
+-- column alone (a chunk then holds every row of its key values); a table without a distribution
+-- column (a reference table) needs a primary key. NULL for a table Citus does not manage, or
+-- when Citus is not installed in this database.
+CREATE FUNCTION pg_embed_citus_keys(relation regclass) RETURNS name[]
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     managed boolean;
-    key name;
+    dist name;
+    pk name[];
 BEGIN
     IF relation IS NULL OR to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN NULL;
     END IF;
     EXECUTE 'SELECT true, CASE WHEN p.partkey IS NOT NULL THEN pg_catalog.column_to_column_name(p.logicalrelid, p.partkey) END
                FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
-       INTO managed, key USING relation;
-    IF managed IS NULL OR key IS NOT NULL THEN
-        RETURN key;
+       INTO managed, dist USING relation;
+    IF managed IS NULL THEN
+        RETURN NULL;
     END IF;
-    SELECT a.attname INTO key
-      FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE i.indrelid = relation AND i.indisprimary AND i.indnkeyatts = 1;
-    IF key IS NULL THEN
-        RAISE EXCEPTION 'the Citus table % has no distribution column and no one-column primary key', relation
-            USING ERRCODE = '0A000',
-                  HINT = 'pg_embed_backfill walks a Citus table by such a column: add a primary key, or embed with UPDATE ... SET col = embed_fixed(...).';
+    SELECT array_agg(a.attname ORDER BY k.n) INTO pk
+      FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY k(attnum, n)
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+     WHERE i.indrelid = relation AND i.indisprimary;
+    IF pk IS NOT NULL AND (dist IS NULL OR dist = ANY (pk)) THEN
+        RETURN pk;
+    ELSIF dist IS NOT NULL THEN
+        RETURN ARRAY[dist];
     END IF;
-    RETURN key;
+    RAISE EXCEPTION 'the Citus table % has no distribution column and no primary key', relation
+        USING ERRCODE = '0A000',
+              HINT = 'pg_embed_backfill walks a Citus table by its primary key: add one, or embed with UPDATE ... SET col = embed_fixed(...).';
 END
 $$;
-COMMENT ON FUNCTION pg_embed_citus_key(regclass) IS
-  'Internal: the column pg_embed_backfill walks a Citus table by (its distribution column, else its one-column primary key); NULL for other tables.';
+COMMENT ON FUNCTION pg_embed_citus_keys(regclass) IS
+  'Internal: the columns pg_embed_backfill walks a Citus table by (its primary key when it includes the distribution column, else the distribution column); NULL for other tables.';
+
+-- The Citus workers whose file for a model, at a precision, is not the one this node resolves
+-- (or that cannot load it): "host:port (their model id or error)", comma-separated; NULL when
+-- every worker agrees.
+CREATE FUNCTION pg_embed_citus_model_mismatch(model text, model_precision text) RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    answer text;
+BEGIN
+    EXECUTE 'SELECT string_agg(w.nodename || '':'' || w.nodeport || '' ('' || w.result || '')'', '', '' ORDER BY w.nodeport)
+               FROM pg_catalog.run_command_on_workers($1) w WHERE NOT w.success OR w.result <> $2'
+       INTO answer
+      USING format('SELECT %I.pg_embed_model_id(%L) FROM (SELECT pg_catalog.set_config(''pg_embed.precision'', %L, true)) s',
+                   '@extschema@', model, model_precision),
+            @extschema@.pg_embed_model_id(model);
+    RETURN answer;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_citus_model_mismatch(text, text) IS
+  'Internal: the Citus workers whose model file for a model at a precision differs from this node''s, or that cannot load it.';
 
 -- Whether this database is a Citus coordinator with at least one active worker.
 CREATE FUNCTION pg_embed_citus_coordinator() RETURNS boolean
@@ -59,13 +86,30 @@ $$;
 COMMENT ON FUNCTION pg_embed_citus_coordinator() IS
   'Internal: whether this database is a Citus coordinator with active workers.';
 
+-- A checksum of the rows of the tables that decide a vector (user models, projections, pins),
+-- the same on every node that holds the same rows. Timestamps are written in UTC, whatever the
+-- session's time zone.
+CREATE FUNCTION pg_embed_citus_checksum() RETURNS text
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
+BEGIN
+    RETURN md5(concat_ws('|',
+        (SELECT json_agg(r ORDER BY r.name)::text FROM @extschema@.pg_embed_user_models r),
+        (SELECT json_agg(r ORDER BY r.model, r.reference)::text FROM @extschema@.pg_embed_projections r),
+        (SELECT json_agg(r ORDER BY r.role)::text FROM @extschema@.pg_embed_selection r)));
+END
+$$;
+COMMENT ON FUNCTION pg_embed_citus_checksum() IS
+  'Internal: md5 of the rows of pg_embed_user_models, pg_embed_projections and pg_embed_selection, to compare Citus nodes.';
+
 -- Makes the workers' user models, projections and pins equal to the coordinator's, each worker
--- in one transaction of its own. Runs with the caller's rights: whoever may change these tables
--- on the coordinator may change them on the workers.
+-- in one transaction of its own (one DO statement), then compares every worker's checksum with
+-- the coordinator's: success is true only for a worker that now holds exactly these rows. Runs
+-- with the caller's rights: whoever may change these tables on the coordinator may change them
+-- on the workers.
 CREATE FUNCTION pg_embed_citus_sync() RETURNS TABLE (node text, success boolean, result text)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    cmd text;
+    body text := '';
     t text;
     rows json;
 BEGIN
@@ -77,37 +121,94 @@ BEGIN
         RAISE EXCEPTION 'this database is not a Citus coordinator with active workers' USING ERRCODE = '0A000',
             HINT = 'Run SELECT * FROM pg_embed_citus_sync(); on the coordinator.';
     END IF;
-    cmd := 'BEGIN;';
+    -- Changes to these tables and syncs go one at a time (see pg_embed_citus_changed).
+    PERFORM pg_advisory_xact_lock(hashtext('pg_embed'), hashtext('citus sync'));
     FOREACH t IN ARRAY ARRAY['pg_embed_user_models', 'pg_embed_projections', 'pg_embed_selection'] LOOP
         EXECUTE format('SELECT coalesce(json_agg(r), ''[]'') FROM %I.%I r', '@extschema@', t) INTO rows;
-        cmd := cmd || format(' LOCK TABLE %1$I.%2$I IN EXCLUSIVE MODE; DELETE FROM %1$I.%2$I;'
-                             ' INSERT INTO %1$I.%2$I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%1$I.%2$I, %3$L);',
-                             '@extschema@', t, rows);
+        body := body || format(' LOCK TABLE %1$I.%2$I IN SHARE ROW EXCLUSIVE MODE; DELETE FROM %1$I.%2$I;'
+                               ' INSERT INTO %1$I.%2$I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%1$I.%2$I, %3$L);',
+                               '@extschema@', t, rows);
     END LOOP;
-    cmd := cmd || ' COMMIT;';
-    RETURN QUERY EXECUTE 'SELECT w.nodename || '':'' || w.nodeport, w.success, w.result
-                            FROM pg_catalog.run_command_on_workers($1) w ORDER BY 1' USING cmd;
+    RETURN QUERY EXECUTE
+        'WITH sent AS (SELECT w.nodename, w.nodeport, w.success, w.result FROM pg_catalog.run_command_on_workers($1) w),
+              checked AS (SELECT w.nodename, w.nodeport, w.result FROM pg_catalog.run_command_on_workers($2) w)
+         SELECT s.nodename || '':'' || s.nodeport, s.success AND c.result = $3,
+                CASE WHEN NOT s.success THEN s.result WHEN c.result = $3 THEN ''in sync''
+                     ELSE ''rows differ after the sync: '' || c.result END
+           FROM sent s JOIN checked c USING (nodename, nodeport) ORDER BY 1'
+        USING 'DO ' || quote_literal('BEGIN' || body || ' END'),
+              format('SELECT %I.pg_embed_citus_checksum()', '@extschema@'),
+              @extschema@.pg_embed_citus_checksum();
 END
 $$;
 COMMENT ON FUNCTION pg_embed_citus_sync() IS
-  'Citus: makes every worker''s pg_embed_user_models, pg_embed_projections and pg_embed_selection equal to the coordinator''s (each worker in one transaction); returns one row per worker. Changes made on the coordinator are sent at commit by themselves; run this after adding a worker, or after a warning that sending failed.';
+  'Citus: makes every worker''s pg_embed_user_models, pg_embed_projections and pg_embed_selection equal to the coordinator''s (each worker in one transaction) and checks it; returns one row per worker. Changes made on the coordinator are sent at commit by themselves; run this after adding a worker, after updating the extension, or when pg_embed_citus_check() shows a worker out of sync.';
 REVOKE ALL ON FUNCTION pg_embed_citus_sync() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pg_embed_citus_sync() TO embed_admin;
 
--- At commit of a transaction that changed one of those tables on a Citus coordinator: send the
--- tables to the workers, once per transaction. The tables are read in the committing
--- transaction, so the workers get what the coordinator is committing. A worker that cannot be
--- reached does not undo the coordinator's change: a WARNING names it and says what to run.
+-- Whether each worker holds the coordinator's user models, projections and pins.
+CREATE FUNCTION pg_embed_citus_check() RETURNS TABLE (node text, in_sync boolean)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT @extschema@.pg_embed_citus_coordinator() THEN
+        RAISE EXCEPTION 'this database is not a Citus coordinator with active workers' USING ERRCODE = '0A000',
+            HINT = 'Run SELECT * FROM pg_embed_citus_check(); on the coordinator.';
+    END IF;
+    RETURN QUERY EXECUTE
+        'SELECT w.nodename || '':'' || w.nodeport, w.success AND w.result = $2
+           FROM pg_catalog.run_command_on_workers($1) w ORDER BY 1'
+        USING format('SELECT %I.pg_embed_citus_checksum()', '@extschema@'), @extschema@.pg_embed_citus_checksum();
+END
+$$;
+COMMENT ON FUNCTION pg_embed_citus_check() IS
+  'Citus: one row per worker, in_sync = the worker holds the coordinator''s user models, projections and pins (compared by checksum).';
+
+-- Before each statement that changes one of those tables on a Citus coordinator: refuses
+-- REPEATABLE READ and SERIALIZABLE (the commit-time send must read what other transactions
+-- committed, which their snapshot cannot), waits for any other transaction that changed them to
+-- end (a transaction-level advisory lock, held to commit, so changes and their sends go one at a
+-- time, and each send's snapshot, taken after the lock, holds every committed change), and
+-- counts the statement, so the commit-time send knows whether something changed since it last
+-- sent.
+CREATE FUNCTION pg_embed_citus_changed() RETURNS trigger
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT @extschema@.pg_embed_citus_coordinator() THEN
+        RETURN NULL;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'pg_embed''s user models, projections and pins can change on a Citus coordinator only in a READ COMMITTED transaction'
+            USING ERRCODE = '0A000',
+                  DETAIL = 'They are sent to the workers at commit, from a snapshot that must see what other transactions committed; this transaction is ' || current_setting('transaction_isolation') || '.',
+                  HINT = 'Run the change in a READ COMMITTED transaction.';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('pg_embed'), hashtext('citus sync'));
+    PERFORM set_config('pg_embed_citus.changes',
+                       (coalesce(nullif(current_setting('pg_embed_citus.changes', true), ''), '0')::bigint + 1)::text, true);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_citus_changed() IS
+  'Internal: on a Citus coordinator, before a statement changes pg_embed''s user models, projections or pins: refuses isolation levels above READ COMMITTED, serialises such transactions, and counts the statement.';
+REVOKE ALL ON FUNCTION pg_embed_citus_changed() FROM PUBLIC;
+
+-- At commit of a transaction that changed one of those tables on a Citus coordinator (and at
+-- SET CONSTRAINTS ... IMMEDIATE): send the tables to the workers, unless nothing changed since
+-- the last send. A worker that cannot be reached does not undo the coordinator's change: a
+-- WARNING names it and says what to run. The workers commit before the coordinator does (no
+-- two-phase commit): if the coordinator's transaction then fails, the workers keep the change
+-- until the next change or pg_embed_citus_sync(); pg_embed_citus_check() shows it.
 CREATE FUNCTION pg_embed_citus_propagate() RETURNS trigger
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    changes text := current_setting('pg_embed_citus.changes', true);
     failed text;
 BEGIN
-    IF NOT @extschema@.pg_embed_citus_coordinator()
-       OR current_setting('pg_embed_citus.sent_in', true) = txid_current()::text THEN
+    IF coalesce(changes, '') = coalesce(current_setting('pg_embed_citus.sent', true), '')
+       OR NOT @extschema@.pg_embed_citus_coordinator() THEN
         RETURN NULL;
     END IF;
-    PERFORM set_config('pg_embed_citus.sent_in', txid_current()::text, true);
+    PERFORM set_config('pg_embed_citus.sent', changes, true);
     SELECT string_agg(s.node || ' (' || s.result || ')', ', ') INTO failed
       FROM @extschema@.pg_embed_citus_sync() s WHERE NOT s.success;
     IF failed IS NOT NULL THEN
@@ -121,10 +222,16 @@ $$;
 COMMENT ON FUNCTION pg_embed_citus_propagate() IS
   'Internal: the deferred trigger that sends pg_embed''s user models, projections and pins to the Citus workers when a transaction that changed them commits on the coordinator.';
 REVOKE ALL ON FUNCTION pg_embed_citus_propagate() FROM PUBLIC;
+CREATE TRIGGER pg_embed_citus_changed BEFORE INSERT OR UPDATE OR DELETE ON pg_embed_user_models
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_citus_changed();
 CREATE CONSTRAINT TRIGGER pg_embed_citus_propagate AFTER INSERT OR UPDATE OR DELETE ON pg_embed_user_models
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_embed_citus_propagate();
+CREATE TRIGGER pg_embed_citus_changed BEFORE INSERT OR UPDATE OR DELETE ON pg_embed_projections
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_citus_changed();
 CREATE CONSTRAINT TRIGGER pg_embed_citus_propagate AFTER INSERT OR UPDATE OR DELETE ON pg_embed_projections
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_embed_citus_propagate();
+CREATE TRIGGER pg_embed_citus_changed BEFORE INSERT OR UPDATE OR DELETE ON pg_embed_selection
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_citus_changed();
 CREATE CONSTRAINT TRIGGER pg_embed_citus_propagate AFTER INSERT OR UPDATE OR DELETE ON pg_embed_selection
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pg_embed_citus_propagate();
 
@@ -143,8 +250,10 @@ DECLARE
     total bigint;
     leaves jsonb;
     started timestamptz := clock_timestamp();
-    -- On a Citus distributed table, the column chunks are picked by (else NULL).
-    dist_key name := @extschema@.pg_embed_citus_key(relation);
+    -- On a Citus table, the columns chunks are picked by (else NULL).
+    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
+    model_precision text;
+    mismatch text;
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
@@ -165,20 +274,29 @@ BEGIN
         RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
             HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
     END IF;
-    IF model = 'auto' AND dist_key IS NOT NULL THEN
+    IF model = 'auto' AND dist_keys IS NOT NULL THEN
         RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
             DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
             HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
     ELSIF model = 'auto' THEN
         model_name := 'auto';
         embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
-    ELSIF dist_key IS NOT NULL THEN
-        -- The workers embed with the model file, precision and long-text mode this session
-        -- resolves now: they are spelled out in the pushed-down call, not read from the
-        -- workers' settings.
+    ELSIF dist_keys IS NOT NULL THEN
+        -- The workers embed with the precision and long-text mode this session resolves now:
+        -- they are spelled out in the pushed-down call, not read from the workers' settings.
+        -- The model's file is each worker's own: it must be the one this node resolves (the
+        -- model id written next to each vector says so), which every worker is asked first.
         id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
+        model_precision := split_part(@extschema@.pg_embed_model_id(model_name), '/', -2);
         embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
-                             split_part(@extschema@.pg_embed_model_id(model_name), '/', -2), current_setting('pg_embed.long_text'));
+                             model_precision, current_setting('pg_embed.long_text'));
+        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
+        IF mismatch IS NOT NULL THEN
+            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
+                USING ERRCODE = '55000',
+                      DETAIL = format('This node: %s. Differing workers: %s.', @extschema@.pg_embed_model_id(model_name), mismatch),
+                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
+        END IF;
     ELSE
         PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
         embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
@@ -202,7 +320,7 @@ BEGIN
     IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
         RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
             DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
-                                    CASE WHEN has_table_privilege(a.usesysid, relation, 'UPDATE') THEN ''
+                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
                                          ELSE ', which may not update the table: it is not a backfill' END)
                         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
@@ -220,13 +338,15 @@ BEGIN
     SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
       FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
      WHERE t.isleaf AND c.relkind = 'r';
-    IF dist_key IS NOT NULL THEN
-        -- Citus: chunks are ranges of the distribution column, walked through the table itself.
+    IF dist_keys IS NOT NULL THEN
+        -- Citus: chunks are ranges of the key columns, walked through the table itself.
         leaves := jsonb_build_array(relation::oid);
     END IF;
-    RETURN CASE WHEN dist_key IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('key', dist_key,
-               'key_type', (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                             WHERE a.attrelid = relation AND a.attname = dist_key)) END || jsonb_build_object(
+    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+               'keys', to_jsonb(dist_keys),
+               'key_types', (SELECT jsonb_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n)
+                               FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
+                               JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name)) END || jsonb_build_object(
         'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
         'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
         'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
@@ -235,7 +355,7 @@ BEGIN
         -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
         -- table first (through pg_embed_cache_store, for roles that may run it), so a later
         -- run over the same texts reads them back instead of embedding them again.
-        'cache_model', CASE WHEN model_name <> 'auto' AND dist_key IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
+        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
                                  AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
                             THEN model_name END);
 END
@@ -254,28 +374,37 @@ DECLARE
     done bigint := (state ->> 'done')::bigint;
     total bigint := (state ->> 'total')::bigint;
     elapsed float8;
-    keys text;
-    last_key text;
+    keys jsonb;
+    cols text;
+    cast_from text;
 BEGIN
-    IF state ? 'key' AND (state ->> 'leaf')::int = 0 THEN
-        -- A Citus distributed table: the next chunk_size keys of the distribution column
-        -- after the last chunk's, then one multi-shard UPDATE that the workers run, each on
-        -- its own shards, through the IMMUTABLE embed_fixed(). Row locks are taken by that
-        -- UPDATE (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
-        EXECUTE format('SELECT array_agg(s.k ORDER BY s.k)::text, count(*), max(s.k)::text FROM '
-                       '(SELECT %1$I AS k FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$I LIMIT %5$s) s',
-                       state ->> 'key', rel,
-                       CASE WHEN state ? 'after_key' THEN format('%I > $1::%s', state ->> 'key', state ->> 'key_type') ELSE 'true' END,
+    IF state ? 'keys' AND (state ->> 'leaf')::int = 0 THEN
+        -- A Citus table: the next chunk_size rows in the order of the key columns (the
+        -- primary key, which includes the distribution column, else the distribution column
+        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
+        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
+        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
+        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
+        SELECT string_agg(format('%I', j.k), ', ' ORDER BY j.pos),
+               string_agg(format('(%s ->> %s)::%s', '%1$s', j.pos - 1, state -> 'key_types' ->> (j.pos - 1)::int), ', ' ORDER BY j.pos)
+          INTO cols, cast_from
+          FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos);
+        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
+                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
+                       cols, rel,
+                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', cols, format(cast_from, '$1')) ELSE 'true' END,
                        state ->> 'todo', state ->> 'chunk')
-        USING state ->> 'after_key' INTO keys, picked, last_key;
+        USING state -> 'after_key' INTO keys, picked;
         IF picked = 0 THEN
             RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
         END IF;
-        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE t.%3$I = ANY($1::%4$s[]) AND %5$s',
-                       rel, state ->> 'set', state ->> 'key', state ->> 'key_type', state ->> 'todo')
+        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
+                       rel, state ->> 'set',
+                       (SELECT string_agg(format('t.%I', j.k), ', ' ORDER BY j.pos) FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos)),
+                       format(cast_from, 'e.value'), state ->> 'todo')
         USING keys;
         GET DIAGNOSTICS n = ROW_COUNT;
-        state := state || jsonb_build_object('after_key', last_key);
+        state := state || jsonb_build_object('after_key', keys -> -1);
     ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
         IF state ->> 'cache_model' IS NOT NULL THEN
@@ -331,3 +460,13 @@ BEGIN
     RETURN state || jsonb_build_object('done', done, 'ended', true);
 END
 $$;
+
+-- On a Citus coordinator the rows already there reach the workers only with the next change or
+-- a sync, which cannot run inside this update (the workers are being updated by it).
+DO $upgrade$
+BEGIN
+    IF @extschema@.pg_embed_citus_coordinator() THEN
+        RAISE NOTICE 'pg_embed 0.3.0 on a Citus coordinator: run SELECT * FROM pg_embed_citus_sync(); once the update is done, so that every worker has this node''s user models, projections and pins';
+    END IF;
+END
+$upgrade$;

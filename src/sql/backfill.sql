@@ -88,8 +88,10 @@ DECLARE
     total bigint;
     leaves jsonb;
     started timestamptz := clock_timestamp();
-    -- On a Citus distributed table, the column chunks are picked by (else NULL).
-    dist_key name := @extschema@.pg_embed_citus_key(relation);
+    -- On a Citus table, the columns chunks are picked by (else NULL).
+    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
+    model_precision text;
+    mismatch text;
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
@@ -110,20 +112,29 @@ BEGIN
         RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
             HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
     END IF;
-    IF model = 'auto' AND dist_key IS NOT NULL THEN
+    IF model = 'auto' AND dist_keys IS NOT NULL THEN
         RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
             DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
             HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
     ELSIF model = 'auto' THEN
         model_name := 'auto';
         embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
-    ELSIF dist_key IS NOT NULL THEN
-        -- The workers embed with the model file, precision and long-text mode this session
-        -- resolves now: they are spelled out in the pushed-down call, not read from the
-        -- workers' settings.
+    ELSIF dist_keys IS NOT NULL THEN
+        -- The workers embed with the precision and long-text mode this session resolves now:
+        -- they are spelled out in the pushed-down call, not read from the workers' settings.
+        -- The model's file is each worker's own: it must be the one this node resolves (the
+        -- model id written next to each vector says so), which every worker is asked first.
         id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
+        model_precision := split_part(@extschema@.pg_embed_model_id(model_name), '/', -2);
         embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
-                             split_part(@extschema@.pg_embed_model_id(model_name), '/', -2), current_setting('pg_embed.long_text'));
+                             model_precision, current_setting('pg_embed.long_text'));
+        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
+        IF mismatch IS NOT NULL THEN
+            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
+                USING ERRCODE = '55000',
+                      DETAIL = format('This node: %s. Differing workers: %s.', @extschema@.pg_embed_model_id(model_name), mismatch),
+                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
+        END IF;
     ELSE
         PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
         embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
@@ -147,7 +158,7 @@ BEGIN
     IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
         RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
             DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
-                                    CASE WHEN has_table_privilege(a.usesysid, relation, 'UPDATE') THEN ''
+                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
                                          ELSE ', which may not update the table: it is not a backfill' END)
                         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
                        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
@@ -165,13 +176,15 @@ BEGIN
     SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
       FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
      WHERE t.isleaf AND c.relkind = 'r';
-    IF dist_key IS NOT NULL THEN
-        -- Citus: chunks are ranges of the distribution column, walked through the table itself.
+    IF dist_keys IS NOT NULL THEN
+        -- Citus: chunks are ranges of the key columns, walked through the table itself.
         leaves := jsonb_build_array(relation::oid);
     END IF;
-    RETURN CASE WHEN dist_key IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('key', dist_key,
-               'key_type', (SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-                             WHERE a.attrelid = relation AND a.attname = dist_key)) END || jsonb_build_object(
+    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
+               'keys', to_jsonb(dist_keys),
+               'key_types', (SELECT jsonb_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n)
+                               FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
+                               JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name)) END || jsonb_build_object(
         'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
         'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
         'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
@@ -180,7 +193,7 @@ BEGIN
         -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
         -- table first (through pg_embed_cache_store, for roles that may run it), so a later
         -- run over the same texts reads them back instead of embedding them again.
-        'cache_model', CASE WHEN model_name <> 'auto' AND dist_key IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
+        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
                                  AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
                             THEN model_name END);
 END
@@ -205,28 +218,37 @@ DECLARE
     done bigint := (state ->> 'done')::bigint;
     total bigint := (state ->> 'total')::bigint;
     elapsed float8;
-    keys text;
-    last_key text;
+    keys jsonb;
+    cols text;
+    cast_from text;
 BEGIN
-    IF state ? 'key' AND (state ->> 'leaf')::int = 0 THEN
-        -- A Citus distributed table: the next chunk_size keys of the distribution column
-        -- after the last chunk's, then one multi-shard UPDATE that the workers run, each on
-        -- its own shards, through the IMMUTABLE embed_fixed(). Row locks are taken by that
-        -- UPDATE (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
-        EXECUTE format('SELECT array_agg(s.k ORDER BY s.k)::text, count(*), max(s.k)::text FROM '
-                       '(SELECT %1$I AS k FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$I LIMIT %5$s) s',
-                       state ->> 'key', rel,
-                       CASE WHEN state ? 'after_key' THEN format('%I > $1::%s', state ->> 'key', state ->> 'key_type') ELSE 'true' END,
+    IF state ? 'keys' AND (state ->> 'leaf')::int = 0 THEN
+        -- A Citus table: the next chunk_size rows in the order of the key columns (the
+        -- primary key, which includes the distribution column, else the distribution column
+        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
+        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
+        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
+        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
+        SELECT string_agg(format('%I', j.k), ', ' ORDER BY j.pos),
+               string_agg(format('(%s ->> %s)::%s', '%1$s', j.pos - 1, state -> 'key_types' ->> (j.pos - 1)::int), ', ' ORDER BY j.pos)
+          INTO cols, cast_from
+          FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos);
+        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
+                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
+                       cols, rel,
+                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', cols, format(cast_from, '$1')) ELSE 'true' END,
                        state ->> 'todo', state ->> 'chunk')
-        USING state ->> 'after_key' INTO keys, picked, last_key;
+        USING state -> 'after_key' INTO keys, picked;
         IF picked = 0 THEN
             RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
         END IF;
-        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE t.%3$I = ANY($1::%4$s[]) AND %5$s',
-                       rel, state ->> 'set', state ->> 'key', state ->> 'key_type', state ->> 'todo')
+        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
+                       rel, state ->> 'set',
+                       (SELECT string_agg(format('t.%I', j.k), ', ' ORDER BY j.pos) FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos)),
+                       format(cast_from, 'e.value'), state ->> 'todo')
         USING keys;
         GET DIAGNOSTICS n = ROW_COUNT;
-        state := state || jsonb_build_object('after_key', last_key);
+        state := state || jsonb_build_object('after_key', keys -> -1);
     ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
         leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
         IF state ->> 'cache_model' IS NOT NULL THEN

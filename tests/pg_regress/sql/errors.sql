@@ -108,4 +108,4 @@ DROP ROLE embed_user;
 -- Without Citus: the sync says it needs Citus, and no table is walked by a distribution key.
 SELECT * FROM pg_embed_citus_sync();
 \echo :LAST_ERROR_SQLSTATE
-SELECT pg_embed_citus_key('pg_embed_user_models') IS NULL AS no_key, pg_embed_citus_coordinator() AS coordinator;
+SELECT pg_embed_citus_keys('pg_embed_user_models') IS NULL AS no_key, pg_embed_citus_coordinator() AS coordinator;
