@@ -45,27 +45,6 @@ GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/routing.rs:97
--- requires:
---   user_models_table
-
--- Routing pins: one model per role per database, written only by pg_embed_reselect().
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/api/cache.rs:36
 -- requires:
 --   user_models_table
@@ -89,6 +68,27 @@ COMMENT ON TABLE pg_embed_cache IS
 REVOKE ALL ON pg_embed_cache FROM PUBLIC;
 -- embed_admin may read and empty the table, not write rows of its own choosing.
 GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/routing.rs:97
+-- requires:
+--   user_models_table
+
+-- Routing pins: one model per role per database, written only by pg_embed_reselect().
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -523,8 +523,9 @@ COMMENT ON FUNCTION pg_embed_citus_checksum() IS
   'Internal: md5 of the rows of pg_embed_user_models, pg_embed_projections and pg_embed_selection, to compare Citus nodes.';
 
 -- Makes the workers' user models, projections and pins equal to the coordinator's, each worker
--- in one transaction of its own (one DO statement), then compares every worker's checksum with
--- the coordinator's: success is true only for a worker that now holds exactly these rows. Runs
+-- in one transaction of its own (one DO statement), then, in a second statement, compares every
+-- worker's checksum with the coordinator's (pg_embed_citus_check): success is true only for a
+-- worker that now holds exactly these rows. Runs
 -- with the caller's rights: whoever may change these tables on the coordinator may change them
 -- on the workers.
 CREATE FUNCTION pg_embed_citus_sync() RETURNS TABLE (node text, success boolean, result text)
@@ -533,6 +534,7 @@ DECLARE
     body text := '';
     t text;
     rows json;
+    sent jsonb;
 BEGIN
     IF to_regprocedure('pg_catalog.citus_is_coordinator()') IS NULL THEN
         RAISE EXCEPTION 'Citus is not installed in this database' USING ERRCODE = '0A000',
@@ -550,16 +552,15 @@ BEGIN
                                ' INSERT INTO %1$I.%2$I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%1$I.%2$I, %3$L);',
                                '@extschema@', t, rows);
     END LOOP;
-    RETURN QUERY EXECUTE
-        'WITH sent AS (SELECT w.nodename, w.nodeport, w.success, w.result FROM pg_catalog.run_command_on_workers($1) w),
-              checked AS (SELECT w.nodename, w.nodeport, w.result FROM pg_catalog.run_command_on_workers($2) w)
-         SELECT s.nodename || '':'' || s.nodeport, s.success AND c.result = $3,
-                CASE WHEN NOT s.success THEN s.result WHEN c.result = $3 THEN ''in sync''
-                     ELSE ''rows differ after the sync: '' || c.result END
-           FROM sent s JOIN checked c USING (nodename, nodeport) ORDER BY 1'
-        USING 'DO ' || quote_literal('BEGIN' || body || ' END'),
-              format('SELECT %I.pg_embed_citus_checksum()', '@extschema@'),
-              @extschema@.pg_embed_citus_checksum();
+    EXECUTE 'SELECT jsonb_object_agg(w.nodename || '':'' || w.nodeport, jsonb_build_array(w.success, w.result))
+               FROM pg_catalog.run_command_on_workers($1) w'
+       INTO sent USING 'DO ' || quote_literal('BEGIN' || body || ' END');
+    -- Only once every worker has answered: their checksums.
+    RETURN QUERY
+        SELECT c.node, (sent -> c.node ->> 0)::boolean AND c.in_sync,
+               CASE WHEN NOT (sent -> c.node ->> 0)::boolean THEN sent -> c.node ->> 1
+                    WHEN c.in_sync THEN 'in sync' ELSE 'rows differ after the sync' END
+          FROM @extschema@.pg_embed_citus_check() c ORDER BY c.node;
 END
 $$;
 COMMENT ON FUNCTION pg_embed_citus_sync() IS
@@ -1188,6 +1189,7 @@ DECLARE
     started timestamptz := clock_timestamp();
     -- On a Citus table, the columns chunks are picked by (else NULL).
     dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
+    model_id text;
     model_precision text;
     mismatch text;
 BEGIN
@@ -1222,15 +1224,16 @@ BEGIN
         -- they are spelled out in the pushed-down call, not read from the workers' settings.
         -- The model's file is each worker's own: it must be the one this node resolves (the
         -- model id written next to each vector says so), which every worker is asked first.
-        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
-        model_precision := split_part(@extschema@.pg_embed_model_id(model_name), '/', -2);
+        model_id := @extschema@.pg_embed_model_id(model_name);
+        id_literal := quote_literal(model_id);
+        model_precision := split_part(model_id, '/', -2);
         embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
                              model_precision, current_setting('pg_embed.long_text'));
         mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
         IF mismatch IS NOT NULL THEN
             RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
                 USING ERRCODE = '55000',
-                      DETAIL = format('This node: %s. Differing workers: %s.', @extschema@.pg_embed_model_id(model_name), mismatch),
+                      DETAIL = format('This node: %s. Differing workers: %s.', model_id, mismatch),
                       HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
         END IF;
     ELSE
@@ -1278,11 +1281,15 @@ BEGIN
         -- Citus: chunks are ranges of the key columns, walked through the table itself.
         leaves := jsonb_build_array(relation::oid);
     END IF;
-    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE jsonb_build_object(
-               'keys', to_jsonb(dist_keys),
-               'key_types', (SELECT jsonb_agg(format_type(a.atttypid, a.atttypmod) ORDER BY k.n)
-                               FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
-                               JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name)) END || jsonb_build_object(
+    -- Citus: the key columns as SQL, plain and qualified with the UPDATE's alias t, and a
+    -- format() template casting a jsonb array of key values (%1$s) back to their types.
+    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE (
+               SELECT jsonb_build_object(
+                          'key_cols', string_agg(format('%I', k.name), ', ' ORDER BY k.n),
+                          'key_cols_t', string_agg(format('t.%I', k.name), ', ' ORDER BY k.n),
+                          'key_cast', string_agg(format('(%%1$s ->> %s)::%s', k.n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.n))
+                 FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
+                 JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name) END || jsonb_build_object(
         'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
         'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
         'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
@@ -1317,33 +1324,25 @@ DECLARE
     total bigint := (state ->> 'total')::bigint;
     elapsed float8;
     keys jsonb;
-    cols text;
-    cast_from text;
 BEGIN
-    IF state ? 'keys' AND (state ->> 'leaf')::int = 0 THEN
+    IF state ? 'key_cols' AND (state ->> 'leaf')::int = 0 THEN
         -- A Citus table: the next chunk_size rows in the order of the key columns (the
         -- primary key, which includes the distribution column, else the distribution column
         -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
         -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
         -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
         -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
-        SELECT string_agg(format('%I', j.k), ', ' ORDER BY j.pos),
-               string_agg(format('(%s ->> %s)::%s', '%1$s', j.pos - 1, state -> 'key_types' ->> (j.pos - 1)::int), ', ' ORDER BY j.pos)
-          INTO cols, cast_from
-          FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos);
         EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
                        '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
-                       cols, rel,
-                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', cols, format(cast_from, '$1')) ELSE 'true' END,
+                       state ->> 'key_cols', rel,
+                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', state ->> 'key_cols', format(state ->> 'key_cast', '$1')) ELSE 'true' END,
                        state ->> 'todo', state ->> 'chunk')
         USING state -> 'after_key' INTO keys, picked;
         IF picked = 0 THEN
             RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
         END IF;
         EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
-                       rel, state ->> 'set',
-                       (SELECT string_agg(format('t.%I', j.k), ', ' ORDER BY j.pos) FROM jsonb_array_elements_text(state -> 'keys') WITH ORDINALITY j(k, pos)),
-                       format(cast_from, 'e.value'), state ->> 'todo')
+                       rel, state ->> 'set', state ->> 'key_cols_t', format(state ->> 'key_cast', 'e.value'), state ->> 'todo')
         USING keys;
         GET DIAGNOSTICS n = ROW_COUNT;
         state := state || jsonb_build_object('after_key', keys -> -1);

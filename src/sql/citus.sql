@@ -95,8 +95,9 @@ COMMENT ON FUNCTION pg_embed_citus_checksum() IS
   'Internal: md5 of the rows of pg_embed_user_models, pg_embed_projections and pg_embed_selection, to compare Citus nodes.';
 
 -- Makes the workers' user models, projections and pins equal to the coordinator's, each worker
--- in one transaction of its own (one DO statement), then compares every worker's checksum with
--- the coordinator's: success is true only for a worker that now holds exactly these rows. Runs
+-- in one transaction of its own (one DO statement), then, in a second statement, compares every
+-- worker's checksum with the coordinator's (pg_embed_citus_check): success is true only for a
+-- worker that now holds exactly these rows. Runs
 -- with the caller's rights: whoever may change these tables on the coordinator may change them
 -- on the workers.
 CREATE FUNCTION pg_embed_citus_sync() RETURNS TABLE (node text, success boolean, result text)
@@ -105,6 +106,7 @@ DECLARE
     body text := '';
     t text;
     rows json;
+    sent jsonb;
 BEGIN
     IF to_regprocedure('pg_catalog.citus_is_coordinator()') IS NULL THEN
         RAISE EXCEPTION 'Citus is not installed in this database' USING ERRCODE = '0A000',
@@ -122,16 +124,15 @@ BEGIN
                                ' INSERT INTO %1$I.%2$I SELECT * FROM pg_catalog.json_populate_recordset(NULL::%1$I.%2$I, %3$L);',
                                '@extschema@', t, rows);
     END LOOP;
-    RETURN QUERY EXECUTE
-        'WITH sent AS (SELECT w.nodename, w.nodeport, w.success, w.result FROM pg_catalog.run_command_on_workers($1) w),
-              checked AS (SELECT w.nodename, w.nodeport, w.result FROM pg_catalog.run_command_on_workers($2) w)
-         SELECT s.nodename || '':'' || s.nodeport, s.success AND c.result = $3,
-                CASE WHEN NOT s.success THEN s.result WHEN c.result = $3 THEN ''in sync''
-                     ELSE ''rows differ after the sync: '' || c.result END
-           FROM sent s JOIN checked c USING (nodename, nodeport) ORDER BY 1'
-        USING 'DO ' || quote_literal('BEGIN' || body || ' END'),
-              format('SELECT %I.pg_embed_citus_checksum()', '@extschema@'),
-              @extschema@.pg_embed_citus_checksum();
+    EXECUTE 'SELECT jsonb_object_agg(w.nodename || '':'' || w.nodeport, jsonb_build_array(w.success, w.result))
+               FROM pg_catalog.run_command_on_workers($1) w'
+       INTO sent USING 'DO ' || quote_literal('BEGIN' || body || ' END');
+    -- Only once every worker has answered: their checksums.
+    RETURN QUERY
+        SELECT c.node, (sent -> c.node ->> 0)::boolean AND c.in_sync,
+               CASE WHEN NOT (sent -> c.node ->> 0)::boolean THEN sent -> c.node ->> 1
+                    WHEN c.in_sync THEN 'in sync' ELSE 'rows differ after the sync' END
+          FROM @extschema@.pg_embed_citus_check() c ORDER BY c.node;
 END
 $$;
 COMMENT ON FUNCTION pg_embed_citus_sync() IS
