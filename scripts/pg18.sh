@@ -75,69 +75,18 @@ install_pg18() {
   chmod -R a+rX "$PG18"
 }
 
-# The broken model folders of the fault tests, made as scripts/test.sh makes them (keep the two
-# in step), in a folder of their own so that a PostgreSQL 15 run at the same time is unaffected.
+# The fault models, hub and placeholders, as for PostgreSQL 15, with fault folders of their own so
+# that a PostgreSQL 15 run at the same time is unaffected.
+source tests/lib/regress.sh
 faults=$PGE_HOME/pg18-faults
-make_faults() {
-  rm -rf "$faults"
-  mkdir -p "$faults/corrupt/all-MiniLM-L6-v2" "$faults/unreadable/all-MiniLM-L6-v2" "$faults/empty"
-  cp "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/corrupt/all-MiniLM-L6-v2/"
-  head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-MiniLM-L6-v2/model.onnx"
-  cp -r "$faults/corrupt/all-MiniLM-L6-v2" "$faults/corrupt/broken-model"
-  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
-  chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
-  chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"
-  mkdir -p "$faults/mismatch/all-MiniLM-L6-v2"
-  ln -s "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" "$faults/mismatch/all-MiniLM-L6-v2/model.onnx"
-  python3 - "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/mismatch/all-MiniLM-L6-v2/tokenizer.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-t["model"]["vocab"]["zebra"] = 60000
-json.dump(t, open(sys.argv[2], "w"))
-PY
-  mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
-  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
-  chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
-  for f in swap replace; do
-    mkdir -p "$faults/$f/all-MiniLM-L6-v2"
-    cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/$f/all-MiniLM-L6-v2/"
-    chown -R postgres: "$faults/$f"
-  done
-}
 
 regress() {
   step "SQL golden tests on PostgreSQL 18 (pg_regress)"
-  local not_ort old_ort run hub hub_url snap m tests rc rc2 rc3 preload iso d
-  make_faults
-  not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
-  old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
-  [ -f "$old_ort" ] || { echo "$old_ort is missing: run scripts/test.sh regress once" >&2; return 1; }
+  local run tests rc rc2 rc3 preload iso d
+  make_fault_models "$faults"
   run=$PGE_HOME/pg18-run
-  rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
-  python3 tests/pg_regress/make_seed_data.py benches/accuracy/data/code/corpus.jsonl "$run/data/seed_code.tsv"
-  cp -r benches/accuracy/data/faq "$run/data/faq"
-  hub=$run/hub
-  for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
-    mkdir -p "$hub/sentence-transformers/$m/onnx"
-    ln -s "$MODEL_DIR/$m/tokenizer.json" "$hub/sentence-transformers/$m/tokenizer.json"
-    ln -s "$MODEL_DIR/$m/model.onnx" "$hub/sentence-transformers/$m/onnx/model.onnx"
-    ln -s "$MODEL_DIR/$m/model_int8.onnx" "$hub/sentence-transformers/$m/onnx/model_qint8_avx512.onnx"
-  done
-  python3 tests/hub/serve.py "$hub" "$run/hub.port" & hub_pid=$!
+  prepare_regress_run "$run" "$faults"
   trap 'kill "${hub_pid:-}" 2>/dev/null || true' EXIT
-  for _ in $(seq 50); do [ -s "$run/hub.port" ] && break; sleep 0.1; done
-  scheme=http; hub_url=$scheme://127.0.0.1:$(cat "$run/hub.port")
-  mkdir -p "$faults/download"
-  snap=$faults/hubcache/models--sentence-transformers--paraphrase-MiniLM-L3-v2
-  mkdir -p "$snap/refs" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx"
-  printf 0123456789abcdef0123456789abcdef01234567 > "$snap/refs/main"
-  cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/tokenizer.json" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/"
-  cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/model.onnx" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx/"
-  chown -R postgres: "$faults/download" "$faults/hubcache"
-  local subst=(-e "s|@faults@|$faults|g" -e "s|@not_ort@|$not_ort|g" -e "s|@old_ort@|$old_ort|g"
-               -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g" -e "s|@hub@|$hub_url|g")
-  sed -i "${subst[@]}" "$run"/sql/*.sql "$run"/expected/*.out
-  chown -R postgres: "$run"
   local regress_bin=$PG18/lib/pgxs/src/test/regress/pg_regress
   local isolation_bin=$PG18/lib/pgxs/src/test/isolation/pg_isolation_regress
   tests=${REGRESS_ONLY:-$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')}

@@ -15,47 +15,7 @@ export PG_EMBED_DEFAULT_ORT_LIB=$ORT_LIB PG_EMBED_DEFAULT_MODEL_DIR=$MODEL_DIR
 passed=0; failed=0
 record() { if [ "$1" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi; }
 
-# Broken copies of the default model for the fault tests: a truncated ONNX file, and files
-# the server cannot read. Made fresh each run from the real files.
-faults=$PGE_HOME/test-models
-rm -rf "$faults"
-mkdir -p "$faults/corrupt/all-MiniLM-L6-v2" "$faults/unreadable/all-MiniLM-L6-v2" "$faults/empty"
-cp "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/corrupt/all-MiniLM-L6-v2/"
-head -c 1000000 "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" > "$faults/corrupt/all-MiniLM-L6-v2/model.onnx"
-cp -r "$faults/corrupt/all-MiniLM-L6-v2" "$faults/corrupt/broken-model"   # a user model that cannot load
-cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/unreadable/all-MiniLM-L6-v2/"
-chmod 000 "$faults/unreadable/all-MiniLM-L6-v2/"*
-chmod -R a+rX "$faults/corrupt" "$faults/empty"; chmod a+rx "$faults" "$faults/unreadable" "$faults/unreadable/all-MiniLM-L6-v2"
-# A tokenizer that does not match the model: one word maps past the model's vocabulary.
-mkdir -p "$faults/mismatch/all-MiniLM-L6-v2"
-ln -s "$MODEL_DIR/all-MiniLM-L6-v2/model.onnx" "$faults/mismatch/all-MiniLM-L6-v2/model.onnx"
-python3 - "$MODEL_DIR/all-MiniLM-L6-v2/tokenizer.json" "$faults/mismatch/all-MiniLM-L6-v2/tokenizer.json" <<'PY'
-import json, sys
-t = json.load(open(sys.argv[1]))
-t["model"]["vocab"]["zebra"] = 60000
-json.dump(t, open(sys.argv[2], "w"))
-PY
-# A model folder the tests make unreadable while the model is in use.
-mkdir -p "$faults/inuse/all-MiniLM-L6-v2"
-cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/inuse/all-MiniLM-L6-v2/"
-chown -R postgres: "$faults/inuse"; chmod -R a+rX "$faults/mismatch"
-# Model folders whose model.onnx the cache and provenance tests replace (with the int8 file).
-for f in swap replace; do
-  mkdir -p "$faults/$f/all-MiniLM-L6-v2"
-  cp "$MODEL_DIR/all-MiniLM-L6-v2/"{tokenizer.json,model.onnx} "$faults/$f/all-MiniLM-L6-v2/"
-  chown -R postgres: "$faults/$f"
-done
-# A library that exists but is not ONNX Runtime, and an ONNX Runtime too old for pg_embed.
-not_ort=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 2>/dev/null || ls /lib/*/libz.so.1 | head -n1)
-old_ort=$PGE_HOME/onnxruntime-old/libonnxruntime.so.1.20.1
-if [ ! -f "$old_ort" ]; then
-  tmp=$(mktemp -d)
-  "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
-    --python-version 3.11 --platform manylinux_2_28_x86_64 onnxruntime==1.20.1 -d "$tmp"
-  mkdir -p "$(dirname "$old_ort")"
-  unzip -q -j -o "$tmp"/onnxruntime-*.whl "onnxruntime/capi/libonnxruntime.so.1.20.1" -d "$(dirname "$old_ort")"
-  rm -rf "$tmp"; chmod -R a+rX "$(dirname "$old_ort")"
-fi
+source tests/lib/regress.sh   # the fault models, hub and placeholders of the golden tests
 
 timings=()
 for stage in $stages; do
@@ -86,34 +46,10 @@ for stage in $stages; do
       step "SQL golden tests (pg_regress)"
       scripts/install.sh >/dev/null
       run=$PGE_HOME/regress-run
-      rm -rf "$run" && mkdir -p "$run" && cp -r tests/pg_regress/sql tests/pg_regress/expected tests/pg_regress/data "$run"/
-      python3 tests/pg_regress/make_seed_data.py benches/accuracy/data/code/corpus.jsonl "$run/data/seed_code.tsv"
-      cp -r benches/accuracy/data/faq "$run/data/faq"  # provenance and hybrid: the Python FAQ set
-      # A hub-like server on loopback with the real model files, and folders to download into.
-      hub=$run/hub
-      for m in all-MiniLM-L6-v2 paraphrase-MiniLM-L3-v2; do
-        mkdir -p "$hub/sentence-transformers/$m/onnx"
-        ln -s "$MODEL_DIR/$m/tokenizer.json" "$hub/sentence-transformers/$m/tokenizer.json"
-        ln -s "$MODEL_DIR/$m/model.onnx" "$hub/sentence-transformers/$m/onnx/model.onnx"
-        ln -s "$MODEL_DIR/$m/model_int8.onnx" "$hub/sentence-transformers/$m/onnx/model_qint8_avx512.onnx"
-      done
-      python3 tests/hub/serve.py "$hub" "$run/hub.port" & hub_pid=$!
+      faults=$PGE_HOME/test-models
+      make_fault_models "$faults"
+      prepare_regress_run "$run" "$faults"
       trap 'kill $hub_pid 2>/dev/null || true' EXIT
-      for _ in $(seq 50); do [ -s "$run/hub.port" ] && break; sleep 0.1; done
-      scheme=http; hub_url=$scheme://127.0.0.1:$(cat "$run/hub.port")
-      mkdir -p "$faults/download"
-      # A hub cache layout (models--org--repo/refs + snapshots) holding paraphrase-MiniLM-L3-v2.
-      snap=$faults/hubcache/models--sentence-transformers--paraphrase-MiniLM-L3-v2
-      mkdir -p "$snap/refs" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx"
-      printf 0123456789abcdef0123456789abcdef01234567 > "$snap/refs/main"
-      cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/tokenizer.json" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/"
-      cp "$MODEL_DIR/paraphrase-MiniLM-L3-v2/model.onnx" "$snap/snapshots/0123456789abcdef0123456789abcdef01234567/onnx/"
-      chown -R postgres: "$faults/download" "$faults/hubcache"
-      # Placeholders in the SQL files for paths that differ per machine.
-      subst=(-e "s|@faults@|$faults|g" -e "s|@not_ort@|$not_ort|g" -e "s|@old_ort@|$old_ort|g"
-             -e "s|@data@|$run/data|g" -e "s|@models@|$MODEL_DIR|g" -e "s|@ort@|$ORT_LIB|g" -e "s|@hub@|$hub_url|g")
-      sed -i "${subst[@]}" "$run"/sql/*.sql "$run"/expected/*.out
-      chown -R postgres: "$run"
       regress=$(dirname "$($PG_CONFIG --pgxs)")/../test/regress/pg_regress
       # REGRESS_ONLY="a b" runs just those files (of the schedule) while working on them.
       tests=${REGRESS_ONLY:-$(sed -n 's/^test: //p' tests/pg_regress/schedule | tr '\n' ' ')}
