@@ -12,5 +12,5 @@ use pgrx::prelude::*;
 extension_sql_file!(
     "../sql/hybrid.sql",
     name = "hybrid_sql",
-    requires = ["provenance_sql"],
+    requires = ["provenance_sql", "bm25_search_sql"],
 );

@@ -2,6 +2,7 @@
 
 mod backfill;
 mod batch;
+mod bm25;
 mod cache;
 mod citus;
 mod embed;

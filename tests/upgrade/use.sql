@@ -34,3 +34,11 @@ INSERT INTO bf_broken SELECT i, CASE WHEN i = 15 THEN repeat('too long ', 400) E
 SET pg_embed.long_text = 'error';
 \set ON_ERROR_STOP off
 CALL pg_embed_backfill('bf_broken', 'body', 'embedding', chunk_size => 10);
+\set ON_ERROR_STOP on
+-- A table searched by pg_embed_hybrid_search (full text and vectors).
+CREATE TABLE hyb (id int PRIMARY KEY, body text, tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', body)) STORED,
+                  embedding vector(384));
+INSERT INTO hyb (id, body) VALUES (1, 'How do I copy a list?'), (2, 'Copy an object with copy.deepcopy.'),
+  (3, 'A list is a mutable sequence.'), (4, 'VACUUM reclaims dead tuples.');
+UPDATE hyb SET embedding = embed_doc(body);
+SELECT count(*) FROM pg_embed_hybrid_search('hyb', 'copy a list');

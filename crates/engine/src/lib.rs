@@ -9,6 +9,7 @@
 //! Nothing here knows about PostgreSQL, so all of it is testable with plain `cargo test`.
 
 pub mod batch;
+pub mod bm25;
 pub mod cache;
 pub mod catalog;
 pub mod definition;

@@ -1,0 +1,99 @@
+//! BM25 over a `text[]` column of terms: the tokenizer and the score, in Rust; the corpus
+//! statistics, the triggers that keep them and the search, in `sql/bm25.sql`.
+//!
+//! A document's terms are stored whole (`pg_embed_bm25_terms(body)` in a generated column, repeats
+//! included), so a GIN index on the column finds the documents sharing a term with the query,
+//! and a document's term counts and length are read from its row, exactly.
+
+use pgrx::prelude::*;
+
+use pg_embed_engine::bm25::{self, Corpus, Tokenizer};
+
+use crate::error::report;
+use crate::text::Text;
+
+fn tokenizer(name: &str) -> Tokenizer {
+    Tokenizer::parse(name).unwrap_or_else(|| {
+        report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("unknown BM25 tokenizer \"{name}\""),
+            Some(format!("The tokenizers are {}.", Tokenizer::NAMES)),
+            Some("tokenizer => 'code' splits identifiers (parse_json, parseJson: parse, json); 'words' keeps them whole.".into()),
+        )
+    })
+}
+
+/// The terms of `body` for BM25, in order, repeats included: ASCII letters and digits,
+/// lower-cased, identifiers split at `_` and case changes ('code'), or kept whole ('words').
+/// IMMUTABLE: the terms depend on the text and the tokenizer's name only, so it can feed a
+/// generated column and its GIN index.
+#[pg_extern(immutable, strict, parallel_safe, cost = 50)]
+fn pg_embed_bm25_terms(body: Text, tokenizer: default!(&str, "'code'")) -> Vec<String> {
+    self::tokenizer(tokenizer).terms(&body)
+}
+
+/// The distinct terms of a query, in first-seen order (a term repeated in the query counts once,
+/// as in the reference BM25).
+#[pg_extern(immutable, strict, parallel_safe, cost = 50)]
+fn pg_embed_bm25_query_terms(query: Text, tokenizer: default!(&str, "'code'")) -> Vec<String> {
+    bm25::distinct(self::tokenizer(tokenizer).terms(&query))
+}
+
+/// Internal: the BM25 score of a document of `terms` for the distinct `query` terms, each
+/// held by `df` documents of a corpus of `documents` documents of `average_length` terms.
+#[pg_extern(immutable, strict, parallel_safe, cost = 20)]
+fn pg_embed_bm25_score(
+    terms: Array<'_, Text>,
+    query: Array<'_, Text>,
+    df: Vec<i64>,
+    documents: f64,
+    average_length: f64,
+    k1: f64,
+    b: f64,
+) -> f64 {
+    let query = elements(query);
+    if query.len() != df.len() {
+        report(
+            PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
+            format!("{} query terms but {} document frequencies", query.len(), df.len()),
+            Some("df holds the number of documents holding each query term, in the query's order.".into()),
+            None,
+        );
+    }
+    let counts = bm25::term_counts(elements(terms), &query);
+    Corpus { documents, average_length, k1, b }.score(&counts, &df)
+}
+
+/// The bytes of a text array's non-NULL elements, in place. Terms are ASCII, the same bytes in
+/// every server encoding, so they are compared as bytes.
+fn elements<'a>(array: Array<'a, Text>) -> Vec<&'a [u8]> {
+    let (mut values, mut nulls, mut n) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
+    // SAFETY: pgrx handed over a detoasted text[] that lives for the call; deconstruct_array
+    // points the datums into it without copying.
+    unsafe {
+        let raw = array.into_array_type() as *mut pg_sys::ArrayType;
+        pg_sys::deconstruct_array(raw, pg_sys::TEXTOID, -1, false, pg_sys::TYPALIGN_INT as _, &mut values, &mut nulls, &mut n);
+        let values = std::slice::from_raw_parts(values, n as usize);
+        let nulls = std::slice::from_raw_parts(nulls, n as usize);
+        values
+            .iter()
+            .zip(nulls)
+            .filter(|(_, &null)| !null)
+            .map(|(v, _)| pgrx::varlena::varlena_to_byte_slice(v.cast_mut_ptr::<pg_sys::varlena>()))
+            .collect()
+    }
+}
+
+extension_sql_file!(
+    "../sql/bm25.sql",
+    name = "bm25_sql",
+    requires = [
+        pg_embed_bm25_terms,
+        pg_embed_bm25_query_terms,
+        pg_embed_bm25_score,
+        "provenance_sql",
+        "citus_sql"
+    ],
+);
+
+extension_sql_file!("../sql/bm25_search.sql", name = "bm25_search_sql", requires = ["bm25_sql"]);

@@ -1,0 +1,235 @@
+-- BM25: terms, registration, statistics kept under writes, exact search, hybrid search with
+-- BM25 as its text side, and what a role that owns nothing may do.
+
+-- Terms: identifiers split at _ and case changes ('code'), or kept whole ('words').
+SELECT pg_embed_bm25_terms('def parse_json(s): return JSONDecoder().decode(s)');
+SELECT pg_embed_bm25_terms('HTTPServerError utf8Decode XMLs naïve', 'code');
+SELECT pg_embed_bm25_terms('def parse_json(s): return JSONDecoder()', 'words');
+SELECT pg_embed_bm25_query_terms('read the file, then read it again');
+SELECT pg_embed_bm25_terms('x', 'stemmed');
+\echo :LAST_ERROR_SQLSTATE
+
+-- A corpus whose term frequencies are known: every document holds "alpha" 1 to 4 times, half
+-- hold "beta", a third "gamma", a fiftieth each x0 .. x49 and a five-hundredth each r0 .. r499.
+CREATE TABLE corpus (
+    id int PRIMARY KEY,
+    body text,
+    terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED
+);
+INSERT INTO corpus (id, body)
+SELECT i, repeat('alpha ', 1 + i % 4) || CASE WHEN i % 2 = 0 THEN 'beta ' ELSE '' END
+          || CASE WHEN i % 3 = 0 THEN 'gamma gamma ' ELSE '' END || 'x' || (i % 50) || ' r' || (i % 500)
+          || repeat(' filler', i % 7)
+  FROM generate_series(1, 5000) i;
+CREATE INDEX corpus_terms ON corpus USING gin (terms);
+SELECT * FROM pg_embed_bm25_register('corpus');
+SELECT relation, terms_column, tokenizer, k1, b, documents, terms, average_length, distinct_terms, change_rows
+  FROM pg_embed_bm25_indexes;
+
+-- The reference: BM25 computed from the table by brute force (k1 1.2, b 0.75).
+CREATE FUNCTION reference_bm25(q text, k int) RETURNS TABLE (id bigint, score float8) LANGUAGE sql AS $$
+    WITH d AS (SELECT c.id, c.terms, cardinality(c.terms) AS len FROM corpus c WHERE c.terms IS NOT NULL),
+         st AS (SELECT count(*)::float8 AS n, avg(d.len)::float8 AS avgdl FROM d),
+         qt AS (SELECT DISTINCT unnest(pg_embed_bm25_terms(q)) AS t),
+         tf AS (SELECT d.id, d.len, u.t, count(*) AS tf FROM d, unnest(d.terms) u(t) WHERE u.t IN (SELECT t FROM qt)
+                 GROUP BY d.id, d.len, u.t),
+         df AS (SELECT tf.t, count(*) AS df FROM tf GROUP BY tf.t)
+    SELECT tf.id::bigint, sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * tf.tf * 2.2
+                              / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * tf.len / st.avgdl)))
+      FROM tf JOIN df USING (t), st GROUP BY tf.id ORDER BY 2 DESC, 1 LIMIT k
+$$;
+-- Equal to it, rank by rank, for queries of rare terms, common terms and both (the search scores
+-- the rarest terms' documents first, then only the documents that can still be in the top k).
+-- Documents whose scores tie within 1e-9 (the two add in different orders) may trade places.
+CREATE FUNCTION agrees(q text, k int DEFAULT 10) RETURNS TABLE (query text, results int, same_ranking boolean, max_difference_below_1e9 boolean)
+LANGUAGE sql AS $$
+    WITH a AS (SELECT row_number() OVER () AS r, s.* FROM pg_embed_bm25_search('corpus', q, max_results => k) s),
+         b AS (SELECT row_number() OVER () AS r, s.* FROM reference_bm25(q, k) s)
+    SELECT q, (SELECT count(*)::int FROM a),
+           (SELECT count(*) = (SELECT count(*) FROM b) FROM a)
+           AND NOT EXISTS (SELECT FROM a FULL JOIN b USING (id)
+                            WHERE (a.id IS NULL OR b.id IS NULL)
+                              AND abs(coalesce(a.score, b.score) - (SELECT min(score) FROM b)) >= 1e-9),
+           (SELECT max(abs(a.score - b.score)) FROM a JOIN b USING (r)) < 1e-9
+$$;
+SELECT a.* FROM unnest(ARRAY['r7', 'r7 x7', 'alpha beta', 'alpha beta gamma r123 x23', 'gamma x1 x2 x3 filler',
+                             'alpha', 'nothing here', 'r7 r8 r9 r10 alpha beta gamma filler']) q, agrees(q) a;
+SELECT * FROM agrees('alpha beta gamma x5 r5', 200);
+SELECT * FROM pg_embed_bm25_search('corpus', 'r7 x7', max_results => 3);
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'alpha', max_results => 0);
+SELECT count(*) FROM pg_embed_bm25_search('corpus', NULL);
+
+-- Writes keep the statistics: INSERT, UPDATE (of the text, and of nothing else), DELETE.
+INSERT INTO corpus (id, body) VALUES (5001, 'r7 r7 r7 a brand new document'), (5002, NULL);
+UPDATE corpus SET body = body || ' gamma' WHERE id BETWEEN 1 AND 100;
+UPDATE corpus SET id = id WHERE id BETWEEN 1 AND 10;
+DELETE FROM corpus WHERE id % 10 = 0;
+SELECT documents, terms, change_rows FROM pg_embed_bm25_indexes;
+SELECT * FROM pg_embed_bm25_check('corpus');
+SELECT a.* FROM unnest(ARRAY['r7', 'gamma brand', 'alpha beta gamma r123 x23']) q, agrees(q) a;
+
+-- Many small statements: their rows of changes are folded now and then.
+DO $$ BEGIN FOR i IN 1..100 LOOP INSERT INTO corpus (id, body) VALUES (6000 + i, 'r7 single ' || i); END LOOP; END $$;
+SELECT documents, change_rows <= 65 AS folded FROM pg_embed_bm25_indexes;
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+SELECT * FROM agrees('r7 single');
+
+-- Transactional: a search sees the statistics of the rows it sees.
+BEGIN;
+INSERT INTO corpus (id, body) SELECT 7000 + i, 'zeta zeta ' || i FROM generate_series(1, 50) i;
+SELECT documents FROM pg_embed_bm25_indexes;
+SELECT * FROM agrees('zeta r7');
+ROLLBACK;
+SELECT documents, consistent FROM pg_embed_bm25_indexes, pg_embed_bm25_check('corpus');
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'zeta');
+
+-- Under REPEATABLE READ the writer does not fold (that could fail its later statements).
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+DO $$ BEGIN FOR i IN 1..80 LOOP DELETE FROM corpus WHERE id = 6000 + i; END LOOP; END $$;
+SELECT change_rows > 65 AS not_folded FROM pg_embed_bm25_indexes;
+COMMIT;
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+
+-- TRUNCATE empties them.
+CREATE TABLE corpus_copy AS SELECT id, body FROM corpus;
+TRUNCATE corpus;
+SELECT documents, terms, distinct_terms FROM pg_embed_bm25_indexes;
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'alpha');
+INSERT INTO corpus (id, body) SELECT id, body FROM corpus_copy;
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+
+-- Statistics lost (e.g. a data-only restore with triggers disabled): the search says so, and
+-- pg_embed_bm25_recount counts them again.
+ALTER TABLE corpus DISABLE TRIGGER pg_embed_bm25_insert_terms;
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'alpha');
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE corpus ENABLE ALWAYS TRIGGER pg_embed_bm25_insert_terms;
+DELETE FROM pg_embed_bm25_totals;
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'alpha');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pg_embed_bm25_recount('corpus');
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+
+-- Mistakes, each with its SQLSTATE and a hint.
+SELECT pg_embed_bm25_register('corpus');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_register('corpus', 'body');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_register('corpus', 'no_such');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE parted (id int, terms text[]) PARTITION BY RANGE (id);
+SELECT pg_embed_bm25_register('parted');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE other (id int PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body, 'words')) STORED);
+SELECT pg_embed_bm25_register('other', tokenizer => 'stemmed');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_register('other', k1 => -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_register('other', b => 2);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pg_embed_bm25_search('other', 'x');
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pg_embed_bm25_search('corpus', 'x', max_results => -1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM pg_embed_bm25_register('other', tokenizer => 'words', k1 => 2.0, b => 0.5);
+INSERT INTO other VALUES (1, 'parse_json parse json');
+SELECT * FROM pg_embed_bm25_search('other', 'parse_json');
+SELECT * FROM pg_embed_bm25_search('corpus', 'x', terms_column => 'body');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_unregister('other');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'other'::regclass;
+SELECT count(*) AS rows_left FROM pg_embed_bm25_totals WHERE relation = 'other'::regclass;
+-- A registration whose triggers are gone is not used, and registering again replaces it.
+SELECT pg_embed_bm25_register('other');
+DROP TRIGGER pg_embed_bm25_insert_terms ON other;
+SELECT * FROM pg_embed_bm25_search('other', 'x');
+\echo :LAST_ERROR_SQLSTATE
+SELECT documents FROM pg_embed_bm25_register('other');
+SELECT pg_embed_bm25_triggers('other', 'terms');
+-- A registration lost (the table restored without pg_embed's tables): writes go on, with a warning.
+DELETE FROM pg_embed_bm25_columns WHERE relation = 'other'::regclass;
+INSERT INTO other VALUES (2, 'still written');
+SELECT count(*) FROM other;
+
+-- Hybrid search: BM25 is the text side of a table with a registered column (ranker => NULL).
+-- Data: the first 200 answers of the Python FAQ.
+CREATE TEMP TABLE raw (n serial, line text);
+COPY raw (line) FROM '@data@/faq/corpus.jsonl' WITH (FORMAT csv, QUOTE e'\x01', DELIMITER e'\x02');
+CREATE TABLE faq (
+    id bigint PRIMARY KEY,
+    doc text NOT NULL,
+    body text NOT NULL,
+    terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED,
+    embedding vector(384)
+);
+INSERT INTO faq (id, doc, body)
+  SELECT n, line::jsonb ->> '_id', btrim((line::jsonb ->> 'title') || E'\n' || (line::jsonb ->> 'text'), E'\n')
+  FROM raw WHERE n <= 200;
+SET client_min_messages = warning;
+CALL pg_embed_backfill('faq', 'body', 'embedding');
+RESET client_min_messages;
+CREATE INDEX faq_terms ON faq USING gin (terms);
+CREATE INDEX faq_embedding ON faq USING hnsw (embedding vector_cosine_ops);
+SELECT documents FROM pg_embed_bm25_register('faq');
+ANALYZE faq;
+SET enable_seqscan = off;
+-- (PostgreSQL 18 adds a line naming the window of each side's ranking.)
+SELECT line FROM pg_embed_hybrid_explain('faq', 'Why are Python strings immutable?') line WHERE line NOT LIKE '%Window: %';
+RESET enable_seqscan;
+-- score = 0.5 / (5 + BM25 rank) + 1 / (5 + vector rank): k and the text weight chosen on the
+-- benchmark's code set.
+SELECT f.doc, h.text_rank, h.vector_rank, round(h.score::numeric, 5) AS score
+  FROM pg_embed_hybrid_search('faq', 'Why are Python strings immutable?', tsvector_column => NULL, max_results => 5) h
+  JOIN faq f USING (id) ORDER BY h.score DESC, h.id;
+-- The BM25 side is pg_embed_bm25_search's ranking.
+SELECT array_agg(id ORDER BY text_rank) = (SELECT array_agg(id) FROM pg_embed_bm25_search('faq', 'Why are Python strings immutable?', max_results => 40))
+       AS text_side_is_bm25
+  FROM pg_embed_hybrid_search('faq', 'Why are Python strings immutable?', tsvector_column => NULL, max_results => 100, vector_weight => 0);
+SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', ranker => 'ts_rank_cd');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', ranker => 'okapi');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', match => 'all');
+\echo :LAST_ERROR_SQLSTATE
+
+-- A role that owns none of these tables may search them, and change nothing.
+CREATE ROLE bm25_intruder LOGIN;
+CREATE SCHEMA intruder AUTHORIZATION bm25_intruder;
+GRANT SELECT, INSERT ON corpus TO bm25_intruder;
+SET ROLE bm25_intruder;
+SELECT count(*) FROM pg_embed_bm25_search('corpus', 'r7');
+SELECT pg_embed_bm25_register('corpus', 'terms');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_recount('corpus');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_unregister('corpus');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_bm25_totals VALUES ('corpus', 'terms', 1000000, 1);
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO pg_embed_bm25_df VALUES ('corpus', 'terms', 'r7', 1000000);
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM pg_embed_bm25_df;
+DELETE FROM pg_embed_bm25_totals;
+UPDATE pg_embed_bm25_columns SET k1 = 100;
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_fold('corpus', 'terms');
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_count();
+\echo :LAST_ERROR_SQLSTATE
+-- Writing to the table through its grant keeps the statistics (the trigger writes them).
+INSERT INTO corpus (id, body) VALUES (9001, 'written by the intruder');
+-- Its own table, registered, then its terms column changed to a type whose functions it could
+-- write: the trigger, which runs as the extension's owner, refuses to read it.
+CREATE TABLE intruder.own (id int, terms text[]);
+SELECT documents FROM pg_embed_bm25_register('intruder.own');
+INSERT INTO intruder.own VALUES (1, '{a,b}');
+ALTER TABLE intruder.own ALTER COLUMN terms TYPE varchar[];
+INSERT INTO intruder.own VALUES (2, '{a}');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+SELECT k1 FROM pg_embed_bm25_columns WHERE relation = 'corpus'::regclass;
+SELECT documents, terms FROM pg_embed_bm25_indexes WHERE relation = 'intruder.own'::regclass;
+DROP SCHEMA intruder CASCADE;
+DROP OWNED BY bm25_intruder;
+DROP ROLE bm25_intruder;
