@@ -4,8 +4,11 @@
 # files). A database using every feature (tests/dump/use.sql) is dumped with pg_dump -Fc and
 # restored (a) into a new database and (b) with --data-only into a database restored with
 # --schema-only: no error, the same rows and vectors bit for bit, user models, projections and
-# pins present, routing resolving to the same models (tests/dump/state.sql). Also: DROP
-# EXTENSION without CASCADE names what depends on it. Prints "N passed, M failed".
+# pins present, routing resolving to the same models (tests/dump/state.sql), BM25 statistics
+# (tests/dump/bm25_state.sql): kept by the whole restore and by a data-only one with
+# --disable-triggers; counted twice when a data-only restore with the triggers on loads the rows
+# after pg_embed's tables, which pg_embed_bm25_check shows and pg_embed_bm25_recount repairs. Also: DROP EXTENSION without CASCADE names what depends on it.
+# Prints "N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/cluster.sh"
@@ -21,12 +24,13 @@ start_cluster "$dir/data" "$port" "pg_embed.model_dir = '$dir/models'" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
 
-q postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst" -c "CREATE DATABASE dst2" >/dev/null
+q postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst" -c "CREATE DATABASE dst2" -c "CREATE DATABASE dst4" >/dev/null
 out=$(q src -f "$dir/use.sql")
 if printf '%s' "$out" | grep -q ERROR; then bad "the database to dump" "$out"; else ok "a database using every feature, pg_embed off the search_path"; fi
 [ -f "$dir/models/minilm-l6-w8/pg_embed_model.json" ] && ok "registering the user model stored its definition next to its files" \
   || bad "registering the user model stored its definition next to its files"
 before=$(q src -f "$dir/state.sql")
+bm25_before=$(q src -f "$dir/bm25_state.sql")
 as_pg "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -Fc -f "$dir/src.dump" src || bad "pg_dump"
 
 # (a) A whole restore into a new database.
@@ -35,6 +39,10 @@ if [ $rc = 0 ] && [ -z "$err" ]; then ok "pg_restore into a new database: no err
 after=$(q dst -f "$dir/state.sql")
 if [ "$before" = "$after" ]; then ok "same rows, vectors bit for bit, indexes, trigger, user models, projections, pins and routing"
 else bad "the restored database differs" "$(diff <(echo "$before") <(echo "$after"))"; fi
+bm25_after=$(q dst -f "$dir/bm25_state.sql")
+if [ "$bm25_before" = "$bm25_after" ] && printf '%s' "$bm25_after" | grep -q "bm25-consistent true"; then
+  ok "BM25: the same statistics, consistent with the table, and the same scores"
+else bad "BM25 after the restore" "$(diff <(echo "$bm25_before") <(echo "$bm25_after"))"; fi
 
 # (b) Schema first, then --data-only (triggers fire: the provenance trigger embeds again).
 err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst2 --schema-only "$dir/src.dump" 2>&1 \
@@ -43,6 +51,29 @@ if [ $rc = 0 ] && [ -z "$err" ]; then ok "pg_restore --schema-only, then --data-
 after2=$(q dst2 -f "$dir/state.sql")
 if [ "$before" = "$after2" ]; then ok "the data-only restore has the same rows and vectors too"
 else bad "the data-only restore differs" "$(diff <(echo "$before") <(echo "$after2"))"; fi
+# Here the table's rows come back before pg_embed's tables (whose rows then replace nothing the
+# triggers counted: they were not registered yet).
+bm25_after2=$(q dst2 -f "$dir/bm25_state.sql")
+if [ "$bm25_before" = "$bm25_after2" ]; then ok "BM25 after the data-only restore: the same statistics and scores"
+else bad "BM25 after the data-only restore" "$(diff <(echo "$bm25_before") <(echo "$bm25_after2"))"; fi
+# When pg_embed's tables come back first, the triggers count the rows again on top of the
+# restored statistics: pg_embed_bm25_check says so, pg_embed_bm25_recount repairs it.
+q postgres -c "CREATE DATABASE dst5" >/dev/null
+err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst5 --schema-only "$dir/src.dump" 2>&1 \
+      && as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst5 --data-only -n emb "$dir/src.dump" 2>&1 \
+      && as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst5 --data-only -n app "$dir/src.dump" 2>&1)
+check "BM25 restored statistics first, then the rows with the triggers on: pg_embed_bm25_check reports the double count" \
+  "bm25-consistent false" "$err$(q dst5 -f "$dir/bm25_state.sql")"
+bm25_after5=$(q dst5 -c "SELECT emb.pg_embed_bm25_recount('app.notes')" -f "$dir/bm25_state.sql" | grep "^bm25")
+if [ "$bm25_before" = "$bm25_after5" ]; then ok "BM25: pg_embed_bm25_recount repairs it (the same statistics and scores)"
+else bad "BM25 after pg_embed_bm25_recount" "$(diff <(echo "$bm25_before") <(echo "$bm25_after5"))"; fi
+# With --disable-triggers (as pg_restore advises for data-only restores) nothing is counted twice.
+err=$(as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst4 --schema-only "$dir/src.dump" 2>&1 \
+      && as_pg "$PG_BIN/pg_restore" -h 127.0.0.1 -p "$port" -U postgres -d dst4 --data-only --disable-triggers "$dir/src.dump" 2>&1); rc=$?
+bm25_after4=$(q dst4 -f "$dir/bm25_state.sql")
+if [ $rc = 0 ] && [ -z "$err" ] && [ "$bm25_before" = "$bm25_after4" ]; then
+  ok "BM25 after a data-only restore with --disable-triggers: the same statistics and scores"
+else bad "BM25 after a data-only restore with --disable-triggers (exit $rc)" "$err$(diff <(echo "$bm25_before") <(echo "$bm25_after4"))"; fi
 
 # Without the definition next to the files, the same restore loses the table's rows (its
 # data comes back before the registration): what the definition file is for.

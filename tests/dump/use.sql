@@ -23,3 +23,13 @@ CREATE INDEX docs_expr ON app.docs USING hnsw ((emb.embed_fixed(body, 'minilm-l6
 SELECT sample_rows FROM emb.pg_embed_learn_projection('paraphrase-MiniLM-L3-v2', 'all-MiniLM-L6-v2', 'SELECT body FROM app.docs', 30);
 SELECT count(*) FROM emb.pg_embed_reselect();
 SELECT emb.pg_embed_cache_store('all-MiniLM-L6-v2', ARRAY(SELECT body FROM app.docs));
+-- BM25: a registered terms column whose statistics were changed by writes.
+CREATE TABLE app.notes (id int PRIMARY KEY, body text,
+                        terms text[] GENERATED ALWAYS AS (emb.pg_embed_bm25_terms(body)) STORED);
+INSERT INTO app.notes (id, body)
+  SELECT i, format('Note %s: how to %s a %s', i, (ARRAY['vacuum', 'index', 'replicate'])[1 + i % 3],
+                   (ARRAY['table', 'column', 'database', 'cluster'])[1 + i % 4]) FROM generate_series(1, 40) i;
+CREATE INDEX notes_terms ON app.notes USING gin (terms);
+SELECT documents FROM emb.pg_embed_bm25_register('app.notes');
+UPDATE app.notes SET body = body || ' again' WHERE id <= 5;
+DELETE FROM app.notes WHERE id > 35;

@@ -33,5 +33,20 @@ for _ in $(seq 50); do
 done
 check "a re-selection on the primary reaches the standby" '^paraphrase-MiniLM-L3-v2$' \
   "$(q2 "SET pg_embed.code_models = 'paraphrase-MiniLM-L3-v2'; SELECT pg_embed_role_model('code')")"
+# BM25: the statistics kept on the primary replicate with the rows; the standby searches them
+# (a read-only search) and gives the primary's scores.
+q1 "CREATE TABLE notes (id int PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED);
+    INSERT INTO notes SELECT i, 'note ' || i || ' on ' || (ARRAY['vacuum', 'replication', 'indexes'])[1 + i % 3] FROM generate_series(1, 30) i;
+    SELECT pg_embed_bm25_register('notes');
+    DELETE FROM notes WHERE id > 25; UPDATE notes SET body = body || ' and replication' WHERE id < 4;" >/dev/null
+primary_bm25=$(q1 "SELECT string_agg(id || ':' || round(score::numeric, 9), ',') FROM pg_embed_bm25_search('notes', 'replication notes')")
+for _ in $(seq 50); do
+  [ "$(q2 "SELECT documents FROM pg_embed_bm25_indexes")" = 25 ] && break; sleep 0.1
+done
+check "BM25 on the standby: the primary's statistics, consistent with its rows" '^25\|t$' \
+  "$(q2 "SELECT documents, consistent FROM pg_embed_bm25_indexes, pg_embed_bm25_check('notes')")"
+check "BM25 on the standby: the primary's ranking and scores" "^${primary_bm25}\$" \
+  "$(q2 "SELECT string_agg(id || ':' || round(score::numeric, 9), ',') FROM pg_embed_bm25_search('notes', 'replication notes')")"
+check "pg_embed_bm25_recount refuses on the standby (25006)" 'ERROR:  25006' "$(q2 "SELECT pg_embed_bm25_recount('notes')")"
 check_logs "$dir"
 finish
