@@ -269,5 +269,16 @@ check "a model missing on one worker fails with an error naming that worker" "wh
 check "  with SQLSTATE 58P01" 'ERROR:  58P01' "$out"
 check "  and changes no row on any node" "^$before\$" "$(c "SELECT md5(string_agg(emb::text, ',' ORDER BY id)) FROM docs_copy")"
 
+# BM25 statistics are kept by statement triggers on one table: a distributed table is refused
+# with 0A000, a local table of the coordinator works.
+c "CREATE TABLE bm_dist (id bigint PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED)" >/dev/null
+c "SELECT create_distributed_table('bm_dist', 'id')" >/dev/null
+out=$(c "SELECT pg_embed_bm25_register('bm_dist')")
+check "pg_embed_bm25_register refuses a distributed table" 'ERROR:  BM25 statistics cannot be kept for public.bm_dist' "$out"
+c "CREATE TABLE bm_local (id bigint PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED)" >/dev/null
+c "INSERT INTO bm_local VALUES (1, 'vacuum a table'), (2, 'replicate a table')" >/dev/null
+check "  a local table of the coordinator registers and searches" '^1$' \
+  "$(c "SELECT pg_embed_bm25_register('bm_local'); SELECT id FROM pg_embed_bm25_search('bm_local', 'vacuum')")"
+
 check_logs "$dir"
 finish
