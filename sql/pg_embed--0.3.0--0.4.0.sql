@@ -11,7 +11,7 @@
 CREATE  FUNCTION "pg_embed_bm25_terms"(
 	"body" text, /* Text */
 	"tokenizer" TEXT DEFAULT 'code' /* & str */
-) RETURNS TEXT[] /* Vec < String > */
+) RETURNS TEXT[] /* Vec < & '_ str > */
 IMMUTABLE STRICT PARALLEL SAFE COST 50
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'pg_embed_bm25_terms_wrapper';

@@ -45,27 +45,6 @@ GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/routing.rs:97
--- requires:
---   user_models_table
-
--- Routing pins: one model per role per database, written only by pg_embed_reselect().
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/api/cache.rs:36
 -- requires:
 --   user_models_table
@@ -89,6 +68,27 @@ COMMENT ON TABLE pg_embed_cache IS
 REVOKE ALL ON pg_embed_cache FROM PUBLIC;
 -- embed_admin may read and empty the table, not write rows of its own choosing.
 GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/routing.rs:97
+-- requires:
+--   user_models_table
+
+-- Routing pins: one model per role per database, written only by pg_embed_reselect().
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -270,7 +270,7 @@ AS 'MODULE_PATHNAME', 'embed_fixed_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:37
+-- src/api/bm25.rs:58
 -- pg_embed::api::bm25::pg_embed_bm25_query_terms
 CREATE  FUNCTION "pg_embed_bm25_query_terms"(
 	"query" text, /* Text */
@@ -282,7 +282,7 @@ AS 'MODULE_PATHNAME', 'pg_embed_bm25_query_terms_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:44
+-- src/api/bm25.rs:67
 -- pg_embed::api::bm25::pg_embed_bm25_score
 CREATE  FUNCTION "pg_embed_bm25_score"(
 	"terms" text[], /* Array < '_, Text > */
@@ -299,12 +299,12 @@ AS 'MODULE_PATHNAME', 'pg_embed_bm25_score_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:30
+-- src/api/bm25.rs:32
 -- pg_embed::api::bm25::pg_embed_bm25_terms
 CREATE  FUNCTION "pg_embed_bm25_terms"(
 	"body" text, /* Text */
 	"tokenizer" TEXT DEFAULT 'code' /* & str */
-) RETURNS TEXT[] /* Vec < String > */
+) RETURNS TEXT[] /* Vec < & '_ str > */
 IMMUTABLE STRICT PARALLEL SAFE COST 50
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'pg_embed_bm25_terms_wrapper';
@@ -1131,7 +1131,7 @@ COMMENT ON FUNCTION pg_embed_ab_compare(regclass, name, name, name, name, text, 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:87
+-- src/api/bm25.rs:110
 -- requires:
 --   pg_embed_bm25_terms
 --   pg_embed_bm25_query_terms
@@ -1503,7 +1503,7 @@ COMMENT ON FUNCTION pg_embed_bm25_recount(regclass, name) IS
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:99
+-- src/api/bm25.rs:122
 -- requires:
 --   bm25_sql
 

@@ -8,8 +8,10 @@
 use pgrx::prelude::*;
 
 use pg_embed_engine::bm25::{self, Corpus, Tokenizer};
+use pg_embed_engine::EngineError;
 
-use crate::error::report;
+use crate::error::{raise, report};
+use crate::gucs;
 use crate::text::Text;
 
 fn tokenizer(name: &str) -> Tokenizer {
@@ -28,15 +30,36 @@ fn tokenizer(name: &str) -> Tokenizer {
 /// IMMUTABLE: the terms depend on the text and the tokenizer's name only, so it can feed a
 /// generated column and its GIN index.
 #[pg_extern(immutable, strict, parallel_safe, cost = 50)]
-fn pg_embed_bm25_terms(body: Text, tokenizer: default!(&str, "'code'")) -> Vec<String> {
-    self::tokenizer(tokenizer).terms(&body)
+fn pg_embed_bm25_terms(body: Text, tokenizer: default!(&str, "'code'")) -> Vec<&'static str> {
+    let tokenizer = self::tokenizer(tokenizer);
+    let lower = lowered(&body);
+    tokenizer.spans(&body).into_iter().map(|(a, b)| &lower[a as usize..b as usize]).collect()
+}
+
+/// The text lower-cased (ASCII), for the terms to be slices of, after the size bound: a text
+/// over pg_embed.max_text_size is refused before any memory is taken for its terms. The copy
+/// lives in the call's memory context, as long as the result is being built.
+fn lowered(body: &str) -> &'static str {
+    check_size(body);
+    let copy = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(body.to_ascii_lowercase());
+    // SAFETY: the context outlives the result this call returns (pgrx copies it into a datum first).
+    unsafe { &*copy }
+}
+
+fn check_size(body: &str) {
+    let limit = gucs::input_policy().max_bytes;
+    if body.len() > limit {
+        raise(EngineError::TextTooLarge { bytes: body.len(), limit });
+    }
 }
 
 /// The distinct terms of a query, in first-seen order (a term repeated in the query counts once,
 /// as in the reference BM25).
 #[pg_extern(immutable, strict, parallel_safe, cost = 50)]
 fn pg_embed_bm25_query_terms(query: Text, tokenizer: default!(&str, "'code'")) -> Vec<String> {
-    bm25::distinct(self::tokenizer(tokenizer).terms(&query))
+    let tokenizer = self::tokenizer(tokenizer);
+    check_size(&query);
+    bm25::distinct(tokenizer.terms(&query))
 }
 
 /// Internal: the BM25 score of a document of `terms` for the distinct `query` terms, each

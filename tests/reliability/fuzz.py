@@ -30,6 +30,7 @@ import collections
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -84,6 +85,14 @@ def short(value, n=70):
     return f"{s[:n]}{'...' if len(s) > n else ''} ({len(value)} chars)"
 
 
+def reference_terms(text, tokenizer):
+    """The benchmark's BM25 tokens ('code'), or lower-cased words with underscores ('words')."""
+    if tokenizer == "words":
+        return [w.lower() for w in re.findall(r"[A-Za-z0-9_]+", text)]
+    return [t.lower() for w in re.findall(r"[A-Za-z0-9]+", text)
+            for t in re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", w)]
+
+
 class Fuzzer:
     def __init__(self, cluster, seed, statements, trace=None):
         self.c = cluster
@@ -100,6 +109,8 @@ class Fuzzer:
         self.bad_vectors = []
         self.bad_batches = []
         self.disagree = []
+        self.bad_terms = []      # (text, tokenizer, server terms, reference terms)
+        self.bm25_ready = False
         self.notices = collections.Counter()
         self.ops = collections.Counter()
         self.op_time = collections.Counter()
@@ -385,10 +396,39 @@ class Fuzzer:
             if ab is None or ac is None or ab < 0.9999 or ac < 0.999:
                 self.disagree.append((short(t), ab, ac))
 
+    def op_bm25(self):
+        """BM25: the tokenizers against the reference on random and adversarial texts; scores
+        from odd arrays; writes to and searches of a registered table."""
+        r = self.rnd
+        t = self.gen.text(long_ok=False, max_len=3000)
+        choice = r.random()
+        if choice < 0.5:
+            tok = r.choice(["code", "words"])
+            rows = self.run("SELECT pg_embed_bm25_terms(%s, %s)", (t, tok), (t, tok))
+            if rows and t is not None and rows[0][0] is not None and rows[0][0] != reference_terms(t, tok):
+                self.bad_terms.append((short(t), tok, rows[0][0][:8], reference_terms(t, tok)[:8]))
+        elif choice < 0.7:
+            arrays = [None, [], ["a", None, "b"], [["a", "b"], ["c", "d"]], ["a"] * 1000, [t]]
+            df = r.choice([None, [], [1], [0, 0], [-5, 2**40], [1] * 3])
+            self.run("SELECT pg_embed_bm25_score(%s::text[], %s::text[], %s::bigint[], %s, %s, 1.2, 0.75)",
+                     (r.choice(arrays), r.choice(arrays), df, r.choice([0.0, 1.0, 1e9, -1.0, float("nan")]),
+                      r.choice([0.0, 0.5, 95.0, float("inf")])), "bm25 score arrays")
+        else:
+            if not self.bm25_ready:
+                self.run("CREATE TABLE IF NOT EXISTS fuzz_bm25 (id bigserial PRIMARY KEY, body text, "
+                         "terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED)")
+                self.run("SELECT pg_embed_bm25_register('fuzz_bm25') WHERE NOT EXISTS "
+                         "(SELECT FROM pg_embed_bm25_columns WHERE relation = 'fuzz_bm25'::regclass)")
+                self.bm25_ready = True
+            q = r.choice(["INSERT INTO fuzz_bm25 (body) VALUES (%s)", "UPDATE fuzz_bm25 SET body = %s WHERE id %% 7 = 1",
+                          "SELECT count(*) FROM pg_embed_bm25_search('fuzz_bm25', %s)",
+                          "SELECT count(*) FROM pg_embed_bm25_search('fuzz_bm25', %s, max_results => 1000)"])
+            self.run(q, (t,), t)
+
     OPS = [
         ("embed_doc", 30), ("embed", 18), ("embed_doc_batch", 14), ("embed_batch", 9), ("set", 13),
         ("reset", 3), ("null", 2), ("server_text", 3), ("cancel_race", 2.5), ("transaction", 2),
-        ("reconnect", 0.4), ("parallel", 0.08),
+        ("reconnect", 0.4), ("parallel", 0.08), ("bm25", 4),
     ]
 
     def fuzz(self):
@@ -569,6 +609,12 @@ def main():
                      "; ".join(map(str, f.bad_batches[:5])))
         checks.check("embed_doc, embed(.., 'all-MiniLM-L6-v2') and embed_doc_batch agree", not f.disagree,
                      "; ".join(map(str, f.disagree[:5])))
+        checks.check("pg_embed_bm25_terms equals the reference tokenizer on every text", not f.bad_terms,
+                     "; ".join(map(str, f.bad_terms[:5])))
+        with c.connect() as conn:
+            if conn.execute("SELECT to_regclass('fuzz_bm25') IS NOT NULL").fetchone()[0]:
+                consistent = conn.execute("SELECT consistent FROM pg_embed_bm25_check('fuzz_bm25')").fetchone()[0]
+                checks.check("the fuzzed BM25 table's statistics agree with its rows", consistent)
         with c.connect() as conn:
             conn.execute("SET pg_embed.precision = 'fp32'")
             cos = conn.execute("SELECT 1 - (embed_doc('The HNSW index makes nearest neighbour search fast.') <=> %s::vector)",

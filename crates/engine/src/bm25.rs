@@ -31,30 +31,44 @@ impl Tokenizer {
 
     /// The text's terms in order, repeats included (their number is the document's length).
     pub fn terms(self, text: &str) -> Vec<String> {
-        let mut out = Vec::new();
+        let lower = text.to_ascii_lowercase();
+        self.spans(text).into_iter().map(|(a, b)| lower[a as usize..b as usize].to_owned()).collect()
+    }
+
+    /// Where the text's terms are, as byte ranges: a term is the range of
+    /// `text.to_ascii_lowercase()` (which keeps every byte where it is), so a caller can hand
+    /// out slices of one lower-cased copy instead of a string per term. Ranges fit in `u32`
+    /// because texts are refused above pg_embed.max_text_size (at most 64 MB).
+    pub fn spans(self, text: &str) -> Vec<(u32, u32)> {
+        let bytes = text.as_bytes();
         let keep: fn(u8) -> bool = match self {
             Tokenizer::Code => |c| c.is_ascii_alphanumeric(),
             Tokenizer::Words => |c| c.is_ascii_alphanumeric() || c == b'_',
         };
-        for word in text.as_bytes().split(|&c| !keep(c)).filter(|w| !w.is_empty()) {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if !keep(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && keep(bytes[i]) {
+                i += 1;
+            }
             match self {
-                Tokenizer::Code => split_identifier(word, &mut out),
-                Tokenizer::Words => out.push(lower(word)),
+                Tokenizer::Code => split_identifier(&bytes[start..i], start, &mut out),
+                Tokenizer::Words => out.push((start as u32, i as u32)),
             }
         }
         out
     }
 }
 
-fn lower(bytes: &[u8]) -> String {
-    // ASCII only, so the bytes are valid UTF-8.
-    bytes.iter().map(|c| c.to_ascii_lowercase() as char).collect()
-}
-
-/// Splits one run of ASCII letters and digits into its parts: a run of capitals before a
-/// capitalised word (`HTTP` in `HTTPServer`), an optionally capitalised lower-case run, a run of
-/// capitals, a run of digits.
-fn split_identifier(w: &[u8], out: &mut Vec<String>) {
+/// Splits one run of ASCII letters and digits (at `offset` in the text) into its parts: a run
+/// of capitals before a capitalised word (`HTTP` in `HTTPServer`), an optionally capitalised
+/// lower-case run, a run of capitals, a run of digits.
+fn split_identifier(w: &[u8], offset: usize, out: &mut Vec<(u32, u32)>) {
     let run = |from: usize, pred: fn(&u8) -> bool| from + w[from..].iter().take_while(|c| pred(c)).count();
     let mut i = 0;
     while i < w.len() {
@@ -73,7 +87,7 @@ fn split_identifier(w: &[u8], out: &mut Vec<String>) {
                 caps
             }
         };
-        out.push(lower(&w[i..end]));
+        out.push(((offset + i) as u32, (offset + end) as u32));
         i = end;
     }
 }
@@ -190,7 +204,7 @@ mod tests {
 
     #[test]
     fn many_query_terms_count_the_same() {
-        let doc = code("t1 t2 t3 t20 t20 x");
+        let doc = Tokenizer::Words.terms("t1 t2 t3 t20 t20 x");
         let query: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
         let query: Vec<&[u8]> = query.iter().map(String::as_bytes).collect();
         let counts = term_counts(doc.iter().map(String::as_bytes), &query);

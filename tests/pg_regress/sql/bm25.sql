@@ -8,6 +8,12 @@ SELECT pg_embed_bm25_terms('def parse_json(s): return JSONDecoder()', 'words');
 SELECT pg_embed_bm25_query_terms('read the file, then read it again');
 SELECT pg_embed_bm25_terms('x', 'stemmed');
 \echo :LAST_ERROR_SQLSTATE
+-- A text over pg_embed.max_text_size is refused before its terms take any memory.
+SET pg_embed.max_text_size = '1kB';
+SELECT pg_embed_bm25_terms(repeat('a ', 1000));
+\echo :LAST_ERROR_SQLSTATE
+RESET pg_embed.max_text_size;
+SELECT cardinality(pg_embed_bm25_terms(repeat('a ', 1000)));
 
 -- A corpus whose term frequencies are known: every document holds "alpha" 1 to 4 times, half
 -- hold "beta", a third "gamma", a fiftieth each x0 .. x49 and a five-hundredth each r0 .. r499.
