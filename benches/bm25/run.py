@@ -46,9 +46,9 @@ from evaluate import SETS, bm25_tokens, load_set, score_run  # noqa: E402
 
 K1, B = 1.2, 0.75
 DEPTH = 100
-CANDIDATES = 40  # pg_embed_hybrid_search's default
 KS = [1, 5, 10, 30, 60]
 WEIGHTS = [0.1, 0.25, 0.5, 0.75, 1.0, 1.5]
+CANDIDATES = [40, 100]  # from each side
 TUNE_SET = "code"
 DIMS = {"all-MiniLM-L6-v2": 384, "all-mpnet-base-v2": 768}
 
@@ -185,41 +185,50 @@ def hybrid(conn, sets, model):
             qv[qid] = conn.execute("SELECT embed(%s, %s)::text", (text, model)).fetchone()[0]
         print(f"hybrid {model} {name}: embedded in {time.perf_counter() - t0:.0f} s", flush=True)
         vec, text_side = {}, {}
+        conn.execute(f"SET hnsw.ef_search = {max(CANDIDATES)}")
         for qid, text in s["queries"]:
-            rows = conn.execute(f"SELECT id FROM {t} ORDER BY embedding <=> %s::vector, id LIMIT {CANDIDATES}",
+            rows = conn.execute(f"SELECT id FROM {t} ORDER BY embedding <=> %s::vector LIMIT {max(CANDIDATES)}",
                                 (qv[qid],)).fetchall()
             vec[qid] = [s["name_of"][i] for i, in rows]
-            text_side[qid] = s["bm25"][qid][:CANDIDATES]
+            text_side[qid] = s["bm25"][qid][:max(CANDIDATES)]
+        conn.execute("RESET hnsw.ef_search")
         s["qv"] = qv
         rankings[name] = (vec, text_side)
     grid = []
     vec, text_side = rankings[TUNE_SET]
-    for k in KS:
-        for w in WEIGHTS:
-            grid.append((score_run(fuse(vec, text_side, k, w), sets[TUNE_SET]["qrels"])[0]["mrr@10"], -k, w))
-    best, k, w = max(grid)
-    k = -k
-    out = {"chosen_on_code": {"k": k, "text_weight": w, "code mrr@10 (fused lists)": best}, "sets": {}}
+    cut = lambda lists, c: {q: d[:c] for q, d in lists.items()}  # noqa: E731
+    for c in CANDIDATES:
+        for k in KS:
+            for w in WEIGHTS:
+                m = score_run(fuse(cut(vec, c), cut(text_side, c), k, w), sets[TUNE_SET]["qrels"])[0]["mrr@10"]
+                grid.append((m, -c, -k, w))  # ties: fewer candidates, smaller k, smaller weight
+    best, c, k, w = max(grid)
+    c, k = -c, -k
+    out = {"chosen_on_code": {"k": k, "text_weight": w, "candidates": c, "code mrr@10 (fused lists)": best},
+           "grid": [{"mrr@10": m, "candidates": -cc, "k": -kk, "text_weight": ww} for m, cc, kk, ww in sorted(grid, reverse=True)],
+           "sets": {}}
     for name, s in sets.items():
         vec, _ = rankings[name]
         entry = {"bm25": score_run(s["bm25"], s["qrels"])[0]["mrr@10"],
                  "vector": score_run(vec, s["qrels"])[0]["mrr@10"]}
-        for label, kk, ww in (("hybrid (chosen)", k, w), ("hybrid (defaults)", None, None)):
+        chosen = "k => %s, text_weight => %s, candidates => %s, " % (k, w, c)
+        for label, settings in (("hybrid (chosen)", chosen), ("hybrid (defaults)", "")):
             ranking, times = {}, []
             for qid, text in s["queries"]:
-                dt, rows = timed(conn, "SELECT id FROM pg_embed_hybrid_search(%s, %s, k => %s, text_weight => %s, "
+                dt, rows = timed(conn, "SELECT id FROM pg_embed_hybrid_search(%s, %s, " + settings +
                                  "query_embedding => %s::vector, tsvector_column => NULL)",
-                                 (s["table"], text, kk, ww, s["qv"][qid]))
+                                 (s["table"], text, s["qv"][qid]))
                 times.append(dt)
                 ranking[qid] = [s["name_of"][i] for i, in rows]
             entry[label] = score_run(ranking, s["qrels"])[0]["mrr@10"]
             entry[label + " ms p50"] = 1000 * pct(times, 50)
         if name == TUNE_SET:
-            entry["python fusion of the SQL lists (check)"] = score_run(fuse(vec, rankings[name][1], k, w), s["qrels"])[0]["mrr@10"]
+            entry["python fusion of the SQL lists (check)"] = score_run(
+                fuse(cut(vec, c), cut(rankings[name][1], c), k, w), s["qrels"])[0]["mrr@10"]
         entry["hybrid / max(bm25, vector)"] = entry["hybrid (chosen)"] / max(entry["bm25"], entry["vector"])
         out["sets"][name] = entry
         print(f"hybrid {model} {name}: BM25 {entry['bm25']:.3f}, vector {entry['vector']:.3f}, "
-              f"hybrid (k {k}, w {w}) {entry['hybrid (chosen)']:.3f}, defaults {entry['hybrid (defaults)']:.3f}, "
+              f"hybrid (k {k}, w {w}, c {c}) {entry['hybrid (chosen)']:.3f}, defaults {entry['hybrid (defaults)']:.3f}, "
               f"ratio {entry['hybrid / max(bm25, vector)']:.3f}", flush=True)
     return out
 

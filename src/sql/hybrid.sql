@@ -105,7 +105,7 @@ CREATE FUNCTION pg_embed_hybrid_search(
     k int DEFAULT NULL,
     text_weight float8 DEFAULT NULL,
     vector_weight float8 DEFAULT 1.0,
-    candidates int DEFAULT 40,
+    candidates int DEFAULT NULL,
     model text DEFAULT NULL,
     config regconfig DEFAULT 'english',
     match text DEFAULT 'any',
@@ -122,17 +122,20 @@ DECLARE
     qv query_embedding%TYPE := query_embedding;
     rk text := @extschema@.pg_embed_hybrid_ranker(relation, ranker, terms_column, match);
     text_sql text;
+    ef_search text;
 BEGIN
-    -- Chosen on the benchmark's code set for all-MiniLM-L6-v2 + BM25 (benches/bm25): k 5, text weight 0.5.
+    -- Chosen on the benchmark's code set for all-MiniLM-L6-v2 + BM25 (benches/bm25): k 5, text
+    -- weight 0.5, 100 candidates from each side.
     k := coalesce(k, CASE rk WHEN 'bm25' THEN 5 ELSE 60 END);
     text_weight := coalesce(text_weight, CASE rk WHEN 'bm25' THEN 0.5 ELSE 1.0 END);
+    candidates := coalesce(candidates, CASE rk WHEN 'bm25' THEN 100 ELSE 40 END);
     IF k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
        OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
         RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
                 k, coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
                 text_weight, coalesce(vector_weight::text, 'NULL')
             USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
-                  HINT = 'Leave k and text_weight out for the ranker''s defaults (bm25: k 5, text_weight 0.5; ts_rank_cd: k 60, text_weight 1.0).';
+                  HINT = 'Leave k, text_weight and candidates out for the ranker''s defaults (bm25: 5, 0.5, 100; ts_rank_cd: 60, 1.0, 40).';
     END IF;
     IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN
         RAISE EXCEPTION 'match must be any, all or web, not %', coalesce(quote_literal(match), 'NULL')
@@ -157,6 +160,14 @@ BEGIN
     ELSIF query IS NOT NULL THEN
         text_sql := @extschema@.pg_embed_hybrid_bm25_sql();
     END IF;
+    -- An HNSW scan returns at most hnsw.ef_search rows: raised to the candidates asked for while
+    -- the search runs, then put back.
+    ef_search := coalesce(nullif(current_setting('hnsw.ef_search', true), ''), '40');  -- pgvector's default
+    IF candidates > ef_search::int THEN
+        PERFORM set_config('hnsw.ef_search', least(candidates, 1000)::text, true);
+    ELSE
+        ef_search := NULL;
+    END IF;
     RETURN QUERY EXECUTE format(
         'SELECT coalesce(t.id, v.id), coalesce($5 / ($7 + t.r), 0) + coalesce($6 / ($7 + v.r), 0), t.r, v.r '
         'FROM (%s) t FULL JOIN (%s) v ON t.id = v.id '
@@ -167,6 +178,9 @@ BEGIN
              ELSE q.vector_sql END)
     USING tsq, qv, candidates, rank_normalization, text_weight, vector_weight, k::float8, max_results,
           relation, query, terms_column, id_column;
+    IF ef_search IS NOT NULL THEN
+        PERFORM set_config('hnsw.ef_search', ef_search, true);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION pg_embed_hybrid_search(regclass, text, name, name, name, int, int, float8, float8, int, text, regconfig, text, text, vector, int, text, name) IS
@@ -178,7 +192,7 @@ CREATE FUNCTION pg_embed_hybrid_explain(
     tsvector_column name DEFAULT 'tsv',
     vector_column name DEFAULT 'embedding',
     id_column name DEFAULT 'id',
-    candidates int DEFAULT 40,
+    candidates int DEFAULT NULL,
     model text DEFAULT NULL,
     config regconfig DEFAULT 'english',
     match text DEFAULT 'any',
@@ -195,6 +209,7 @@ DECLARE
     reg record;
     terms text[];
 BEGIN
+    candidates := coalesce(candidates, CASE rk WHEN 'bm25' THEN 100 ELSE 40 END);
     q := @extschema@.pg_embed_hybrid_queries(relation, CASE rk WHEN 'ts_rank_cd' THEN tsvector_column END, vector_column, id_column, distance);
     IF rk = 'bm25' THEN
         reg := @extschema@.pg_embed_bm25_column(relation, terms_column);

@@ -182,15 +182,21 @@ SET enable_seqscan = off;
 -- (PostgreSQL 18 adds a line naming the window of each side's ranking.)
 SELECT line FROM pg_embed_hybrid_explain('faq', 'Why are Python strings immutable?') line WHERE line NOT LIKE '%Window: %';
 RESET enable_seqscan;
--- score = 0.5 / (5 + BM25 rank) + 1 / (5 + vector rank): k and the text weight chosen on the
--- benchmark's code set.
+-- score = 0.5 / (5 + BM25 rank) + 1 / (5 + vector rank) over the top 100 of each side: k, the
+-- text weight and the candidates chosen on the benchmark's code set.
 SELECT f.doc, h.text_rank, h.vector_rank, round(h.score::numeric, 5) AS score
   FROM pg_embed_hybrid_search('faq', 'Why are Python strings immutable?', tsvector_column => NULL, max_results => 5) h
   JOIN faq f USING (id) ORDER BY h.score DESC, h.id;
 -- The BM25 side is pg_embed_bm25_search's ranking.
-SELECT array_agg(id ORDER BY text_rank) = (SELECT array_agg(id) FROM pg_embed_bm25_search('faq', 'Why are Python strings immutable?', max_results => 40))
+SELECT array_agg(id ORDER BY text_rank) = (SELECT array_agg(id) FROM pg_embed_bm25_search('faq', 'Why are Python strings immutable?', max_results => 100))
        AS text_side_is_bm25
   FROM pg_embed_hybrid_search('faq', 'Why are Python strings immutable?', tsvector_column => NULL, max_results => 100, vector_weight => 0);
+-- The vector side returns the candidates asked for through HNSW: hnsw.ef_search (40) is raised
+-- while the search runs, then put back.
+SET enable_seqscan = off;
+SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', text_weight => 0, candidates => 150, max_results => 1000);
+SHOW hnsw.ef_search;
+RESET enable_seqscan;
 SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', ranker => 'ts_rank_cd');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', ranker => 'okapi');
