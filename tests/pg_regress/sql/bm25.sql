@@ -70,6 +70,14 @@ INSERT INTO corpus (id, body) VALUES (5001, 'r7 r7 r7 a brand new document'), (5
 UPDATE corpus SET body = body || ' gamma' WHERE id BETWEEN 1 AND 100;
 UPDATE corpus SET id = id WHERE id BETWEEN 1 AND 10;
 DELETE FROM corpus WHERE id % 10 = 0;
+-- MERGE (delete, update and insert in one statement) and INSERT ... ON CONFLICT DO UPDATE.
+CREATE TEMP TABLE incoming (id int, body text);
+INSERT INTO incoming VALUES (1, NULL), (2, 'merged r7 text'), (9001, 'merged new row');
+MERGE INTO corpus c USING incoming i ON c.id = i.id
+  WHEN MATCHED AND i.body IS NULL THEN DELETE
+  WHEN MATCHED THEN UPDATE SET body = i.body
+  WHEN NOT MATCHED THEN INSERT (id, body) VALUES (i.id, i.body);
+INSERT INTO corpus (id, body) VALUES (3, 'upserted'), (9002, 'inserted') ON CONFLICT (id) DO UPDATE SET body = excluded.body;
 SELECT documents, terms, change_rows FROM pg_embed_bm25_indexes;
 SELECT * FROM pg_embed_bm25_check('corpus');
 SELECT a.* FROM unnest(ARRAY['r7', 'gamma brand', 'alpha beta gamma r123 x23']) q, agrees(q) a;
@@ -229,7 +237,7 @@ SELECT pg_embed_bm25_fold('corpus', 'terms');
 SELECT pg_embed_bm25_count();
 \echo :LAST_ERROR_SQLSTATE
 -- Writing to the table through its grant keeps the statistics (the trigger writes them).
-INSERT INTO corpus (id, body) VALUES (9001, 'written by the intruder');
+INSERT INTO corpus (id, body) VALUES (9101, 'written by the intruder');
 -- Its own table, registered, then its terms column changed to a type whose functions it could
 -- write: the trigger, which runs as the extension's owner, refuses to read it.
 CREATE TABLE intruder.own (id int, terms text[]);
