@@ -172,7 +172,7 @@ REVOKE ALL ON FUNCTION pg_embed_bm25_fold(regclass, name) FROM PUBLIC;
 
 -- The statement trigger on a registered table (one argument: the terms column). Appends the
 -- statement's change to pg_embed_bm25_totals; folds a column's rows when there are more than 64
--- and no other session is folding them.
+-- or the change names more than 1,000 terms, and no other session is folding them.
 CREATE FUNCTION pg_embed_bm25_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -219,9 +219,12 @@ BEGIN
     END IF;
     -- Folding deletes rows other sessions may have seen: only under READ COMMITTED, where that
     -- cannot fail a writer's later statement with a serialization error.
+    -- A large change (a bulk load) is folded at once: a search looks its terms up in every row
+    -- of changes.
     IF current_setting('transaction_isolation') = 'read committed'
-       AND (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
-                                   WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64
+       AND (cardinality(delta.term_names) > 1000
+            OR (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
+                                       WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64)
        AND pg_try_advisory_xact_lock(hashtext('pg_embed_bm25'), hashtext(TG_RELID::oid::text || '.' || col)) THEN
         PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID, col);
     END IF;

@@ -87,6 +87,12 @@ DO $$ BEGIN FOR i IN 1..100 LOOP INSERT INTO corpus (id, body) VALUES (6000 + i,
 SELECT documents, change_rows <= 65 AS folded FROM pg_embed_bm25_indexes;
 SELECT consistent FROM pg_embed_bm25_check('corpus');
 SELECT * FROM agrees('r7 single');
+-- A statement that names more than 1,000 terms (a bulk load) is folded at once.
+SELECT change_rows AS before_bulk FROM pg_embed_bm25_indexes;
+INSERT INTO corpus (id, body) SELECT 20000 + i, 'bulk w' || i FROM generate_series(1, 1200) i;
+SELECT change_rows AS after_bulk, distinct_terms FROM pg_embed_bm25_indexes;
+SELECT consistent FROM pg_embed_bm25_check('corpus');
+DELETE FROM corpus WHERE id > 20000;
 
 -- Transactional: a search sees the statistics of the rows it sees.
 BEGIN;
