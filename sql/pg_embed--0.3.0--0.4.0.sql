@@ -98,24 +98,36 @@ SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_columns', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_totals', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_df', '');
 
--- Everybody may read both; a table's owner (or a member of the owning role) may write the rows of
--- its table, through pg_embed_bm25_register, _recount and _unregister. The triggers write as the
+-- A role sees the rows of the tables whose terms it may read (their terms and frequencies are
+-- the table's data); a table's owner (or a member of the owning role) may write the rows of its
+-- table, through pg_embed_bm25_register, _recount and _unregister. The triggers write as the
 -- extension's owner.
 CREATE FUNCTION pg_embed_bm25_owns(relation regclass) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = $1), false)
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_owns(regclass) IS 'Internal: whether the current role owns the relation (or is a member of its owner).';
+-- Whether the current role may read a terms column: SELECT on the table or on the column. (NULL,
+-- so false, for a table or column that no longer exists.) Inlined into the policies below, so
+-- every name is qualified instead of a fixed search_path.
+CREATE FUNCTION pg_embed_bm25_may_read(relation regclass, terms_column name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.has_table_privilege($1, 'SELECT')
+        OR pg_catalog.has_column_privilege($1, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                                 WHERE a.attrelid OPERATOR(pg_catalog.=) $1
+                                                   AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped), 'SELECT')
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_may_read(regclass, name) IS 'Internal: whether the current role may read a terms column (SELECT on its table or on it).';
 ALTER TABLE pg_embed_bm25_columns ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pg_embed_bm25_totals ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pg_embed_bm25_df ENABLE ROW LEVEL SECURITY;
-CREATE POLICY columns_read ON pg_embed_bm25_columns FOR SELECT USING (true);
+CREATE POLICY columns_read ON pg_embed_bm25_columns FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
 CREATE POLICY columns_owner ON pg_embed_bm25_columns FOR ALL
     USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-CREATE POLICY totals_read ON pg_embed_bm25_totals FOR SELECT USING (true);
+CREATE POLICY totals_read ON pg_embed_bm25_totals FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
 CREATE POLICY totals_owner ON pg_embed_bm25_totals FOR ALL
     USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-CREATE POLICY df_read ON pg_embed_bm25_df FOR SELECT USING (true);
+CREATE POLICY df_read ON pg_embed_bm25_df FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
 CREATE POLICY df_owner ON pg_embed_bm25_df FOR ALL
     USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
 GRANT SELECT, INSERT, DELETE ON pg_embed_bm25_columns, pg_embed_bm25_totals, pg_embed_bm25_df TO PUBLIC;
@@ -178,11 +190,23 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col name;
     delta record;
+    trig record;
+    typ oid;
     parts text[] := '{}';
 BEGIN
     IF TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER' OR TG_NARGS <> 1 THEN
         RAISE EXCEPTION 'pg_embed_bm25_count() must be an AFTER ... FOR EACH STATEMENT trigger with one argument'
             USING ERRCODE = '39P01', HINT = 'pg_embed_bm25_register(table, terms_column) creates the triggers.';
+    END IF;
+    -- Only the triggers pg_embed_bm25_register creates: the SQL below reads their transition
+    -- tables by name, and a trigger made by hand without them would let that name resolve to a
+    -- relation of the caller's, read with the extension owner's rights.
+    SELECT g.tgfoid, g.tgnewtable, g.tgoldtable INTO trig FROM pg_trigger g WHERE g.tgrelid = TG_RELID AND g.tgname = TG_NAME;
+    IF trig.tgfoid IS DISTINCT FROM '@extschema@.pg_embed_bm25_count()'::regprocedure
+       OR (TG_OP IN ('INSERT', 'UPDATE') AND trig.tgnewtable IS DISTINCT FROM 'pg_embed_bm25_new')
+       OR (TG_OP IN ('UPDATE', 'DELETE') AND trig.tgoldtable IS DISTINCT FROM 'pg_embed_bm25_old') THEN
+        RAISE EXCEPTION 'trigger % on % was not made by pg_embed_bm25_register', quote_ident(TG_NAME), TG_RELID::regclass
+            USING ERRCODE = '39P01', HINT = format('Drop it (DROP TRIGGER %I ON %s); pg_embed_bm25_register(table, terms_column) creates the triggers.', TG_NAME, TG_RELID::regclass);
     END IF;
     col := TG_ARGV[0];
     IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col) THEN
@@ -194,13 +218,30 @@ BEGIN
     END IF;
     -- This runs as the extension's owner over a column of somebody's table: only text[] (whose
     -- operators are PostgreSQL's own), not a type whose functions its owner wrote.
-    IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped)
-       IS DISTINCT FROM 'text[]'::regtype THEN
+    typ := (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped);
+    IF typ IS NULL THEN
+        -- The column was renamed: the write goes on, the registration goes (a search then says
+        -- to register the column under its new name).
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = TG_RELID AND t.terms_column = col;
+        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = TG_RELID AND f.terms_column = col;
+        DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col;
+        RAISE WARNING 'the terms column % of % registered for BM25 is gone; its registration is dropped', quote_ident(col), TG_RELID::regclass
+            USING HINT = format('Register the column under its new name: SELECT pg_embed_bm25_unregister(%1$L, %2$L); SELECT pg_embed_bm25_register(%1$L, ''new_name'');',
+                                TG_RELID::regclass::text, col);
+        RETURN NULL;
+    END IF;
+    IF typ <> 'text[]'::regtype THEN
         RAISE EXCEPTION 'column % of % is not of type text[]', quote_ident(col), TG_RELID::regclass USING ERRCODE = '42804',
             DETAIL = 'Its BM25 statistics are kept from a text[] column of terms.',
             HINT = format('Change it back, or SELECT pg_embed_bm25_unregister(%L, %L);', TG_RELID::regclass::text, col);
     END IF;
     IF TG_OP = 'TRUNCATE' THEN
+        -- TRUNCATE empties the table whatever the snapshot; under REPEATABLE READ the rows of
+        -- changes that other sessions committed since the snapshot would survive it.
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'TRUNCATE of %, whose column % is registered for BM25, needs READ COMMITTED', TG_RELID::regclass, quote_ident(col)
+                USING ERRCODE = '0A000', HINT = 'Run the TRUNCATE in a READ COMMITTED transaction, or DELETE the rows.';
+        END IF;
         DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = TG_RELID AND t.terms_column = col;
         DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = TG_RELID AND f.terms_column = col;
         INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (TG_RELID, col, 0, 0);
@@ -226,7 +267,7 @@ BEGIN
             OR (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
                                        WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64)
        AND pg_try_advisory_xact_lock(hashtext('pg_embed_bm25'), hashtext(TG_RELID::oid::text || '.' || col)) THEN
-        PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID, col);
+        PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID::regclass, col);
     END IF;
     RETURN NULL;
 END
@@ -308,21 +349,38 @@ CREATE FUNCTION pg_embed_bm25_register(
 ) LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     kind "char";
+    expr text;
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table, e.g. ''docs''.';
     END IF;
     PERFORM @extschema@.pg_embed_check_column(relation, terms_column, ARRAY['text[]'::regtype], 'terms'::text);
-    PERFORM @extschema@.pg_embed_bm25_terms('', tokenizer);  -- raises 22023 for an unknown tokenizer
+    PERFORM @extschema@.pg_embed_bm25_terms(''::text, tokenizer);  -- raises 22023 for an unknown tokenizer
     IF tokenizer IS NULL OR k1 IS NULL OR b IS NULL OR NOT (k1 >= 0 AND k1 < 'infinity') OR NOT (b >= 0 AND b <= 1) THEN
         RAISE EXCEPTION 'invalid BM25 settings: k1 %, b %', coalesce(k1::text, 'NULL'), coalesce(b::text, 'NULL')
             USING ERRCODE = '22023', HINT = 'k1 is 0 or more (1.2 is usual), b between 0 and 1 (0.75 is usual).';
     END IF;
+    -- The triggers are named after the column: pg_embed_bm25_truncate_<column> must fit a name.
+    IF octet_length(terms_column) > 40 THEN
+        RAISE EXCEPTION 'the name of the terms column % is too long for BM25''s trigger names', quote_ident(terms_column)
+            USING ERRCODE = '42622', HINT = 'Rename it to at most 40 bytes.';
+    END IF;
+    -- The tokenizer of a generated column's expression (pg_embed_bm25_terms(body, 'words')) is the
+    -- one queries must be cut with.
+    expr := (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+              WHERE d.adrelid = relation AND a.attname = terms_column AND a.attgenerated = 's');
+    IF expr LIKE '%pg_embed_bm25_terms(%'
+       AND (CASE WHEN expr LIKE '%''words''%' THEN 'words' ELSE 'code' END) IS DISTINCT FROM tokenizer THEN
+        RAISE EXCEPTION 'the terms column % of % is generated with another tokenizer than %', quote_ident(terms_column), relation, quote_literal(tokenizer)
+            USING ERRCODE = '22023', DETAIL = format('Its expression: %s', expr),
+                  HINT = 'Register it with the tokenizer of its expression: tokenizer => ''words'' or ''code''.';
+    END IF;
     SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = relation;
     IF kind <> 'r' OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation)
+       OR EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = relation AND d.deptype = 'e')
        OR @extschema@.pg_embed_citus_keys(relation) IS NOT NULL THEN
         RAISE EXCEPTION 'BM25 statistics cannot be kept for %', relation USING ERRCODE = '0A000',
-            DETAIL = 'Only a plain table without partitions, inheritance children or Citus distribution: statement triggers on it see every change.',
+            DETAIL = 'Only a plain table without partitions, inheritance children or Citus distribution (statement triggers on it see every change), and not one of an extension.',
             HINT = 'Register a plain table.';
     END IF;
     IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
@@ -400,6 +458,37 @@ $$;
 COMMENT ON FUNCTION pg_embed_bm25_recount(regclass, name) IS
   'Counts a registered column''s documents, terms and document frequencies again from the table and replaces its statistics (after triggers were disabled, e.g. a data-only restore with --disable-triggers). The table''s owner only; writers wait until the transaction commits.';
 
+-- A dropped table or terms column takes its registration, statistics and triggers with it, so no
+-- row names an OID another table may get later. (Runs as the extension's owner: the dropped
+-- table's owner can no longer be checked. It can only run as an event trigger, and it touches
+-- only what pg_event_trigger_dropped_objects() names.)
+CREATE FUNCTION pg_embed_bm25_forget_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    gone record;
+BEGIN
+    FOR gone IN
+        SELECT c.relation::oid AS relid, c.terms_column, d.object_type
+          FROM @extschema@.pg_embed_bm25_columns c
+          JOIN pg_event_trigger_dropped_objects() d ON d.classid = 'pg_class'::regclass AND d.objid = c.relation::oid
+         WHERE d.object_type = 'table'
+            OR (d.object_type = 'table column'
+                AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.relation AND a.attname = c.terms_column AND NOT a.attisdropped))
+    LOOP
+        IF gone.object_type = 'table column' THEN
+            PERFORM @extschema@.pg_embed_bm25_drop_triggers(gone.relid::regclass, gone.terms_column);
+        END IF;
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = gone.relid AND t.terms_column = gone.terms_column;
+        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = gone.relid AND f.terms_column = gone.terms_column;
+        DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = gone.relid AND c.terms_column = gone.terms_column;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_bm25_forget_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_bm25_forget_dropped() IS
+  'Internal: the event trigger that drops the BM25 registration, statistics and triggers of a dropped table or terms column.';
+CREATE EVENT TRIGGER pg_embed_bm25_dropped ON sql_drop EXECUTE FUNCTION pg_embed_bm25_forget_dropped();
+
 
 CREATE FUNCTION pg_embed_bm25_check(relation regclass, terms_column name DEFAULT NULL)
 RETURNS TABLE (kept_documents bigint, kept_terms bigint, counted_documents bigint, counted_terms bigint,
@@ -445,6 +534,7 @@ SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
   FROM pg_embed_bm25_columns c
   LEFT JOIN pg_embed_bm25_totals t ON t.relation = c.relation AND t.terms_column = c.terms_column
  WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = c.relation)
+   AND pg_embed_bm25_may_read(c.relation, c.terms_column)  -- the view reads as its owner
  GROUP BY c.relation, c.terms_column, c.tokenizer, c.k1, c.b;
 GRANT SELECT ON pg_embed_bm25_indexes TO PUBLIC;
 COMMENT ON VIEW pg_embed_bm25_indexes IS
@@ -669,11 +759,11 @@ BEGIN
     text_weight := coalesce(text_weight, CASE rk WHEN 'bm25' THEN 0.5 ELSE 1.0 END);
     candidates := coalesce(candidates, CASE rk WHEN 'bm25' THEN 100 ELSE 40 END);
     IF k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
-       OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
+       OR vector_weight IS NULL OR NOT (text_weight >= 0 AND text_weight < 'infinity') OR NOT (vector_weight >= 0 AND vector_weight < 'infinity') THEN
         RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
                 k, coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
                 text_weight, coalesce(vector_weight::text, 'NULL')
-            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
+            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more (and finite), candidates at least 1, max_results 0 or more.',
                   HINT = 'Leave k, text_weight and candidates out for the ranker''s defaults (bm25: 5, 0.5, 100; ts_rank_cd: 60, 1.0, 40).';
     END IF;
     IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN

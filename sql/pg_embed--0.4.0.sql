@@ -45,6 +45,27 @@ GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/routing.rs:97
+-- requires:
+--   user_models_table
+
+-- Routing pins: one model per role per database, written only by pg_embed_reselect().
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/cache.rs:36
 -- requires:
 --   user_models_table
@@ -68,27 +89,6 @@ COMMENT ON TABLE pg_embed_cache IS
 REVOKE ALL ON pg_embed_cache FROM PUBLIC;
 -- embed_admin may read and empty the table, not write rows of its own choosing.
 GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/routing.rs:97
--- requires:
---   user_models_table
-
--- Routing pins: one model per role per database, written only by pg_embed_reselect().
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1131,548 +1131,6 @@ COMMENT ON FUNCTION pg_embed_ab_compare(regclass, name, name, name, name, text, 
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/bm25.rs:110
--- requires:
---   pg_embed_bm25_terms
---   pg_embed_bm25_query_terms
---   pg_embed_bm25_score
---   provenance_sql
---   citus_sql
-
--- BM25: registered columns of terms, their corpus statistics kept by triggers, and the search.
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
---
--- A table keeps its documents' terms in a text[] column (a generated column of
--- pg_embed_bm25_terms(body), with a GIN index). pg_embed_bm25_register records the column and
--- puts statement triggers on the table that append, for each INSERT, UPDATE, DELETE or
--- TRUNCATE, the change in the number of documents, of terms, and of each term's document
--- frequency to pg_embed_bm25_totals. Writers only append rows there, so they never wait for each
--- other; a reader adds up the rows its snapshot sees (and pg_embed_bm25_df, where the triggers
--- fold them now and then), which are exactly the changes of the rows it sees. So scores are
--- exact and transactional: a search sees the statistics of precisely the rows visible to it,
--- committed or its own.
-
-COMMENT ON FUNCTION pg_embed_bm25_terms(text, text) IS
-  'The terms of a text for BM25, in order, repeats included: ASCII letters and digits, lower-cased, identifiers split at _ and case changes (tokenizer ''code'') or kept whole (''words''). IMMUTABLE: feeds a generated text[] column and its GIN index.';
-COMMENT ON FUNCTION pg_embed_bm25_query_terms(text, text) IS
-  'The distinct terms of a BM25 query, in first-seen order.';
-COMMENT ON FUNCTION pg_embed_bm25_score(text[], text[], bigint[], float8, float8, float8, float8) IS
-  'Internal: the BM25 score of a document''s terms for the query terms, given their document frequencies, the number of documents, their average length, k1 and b.';
-
-CREATE TABLE pg_embed_bm25_columns (
-    relation regclass NOT NULL,
-    terms_column name NOT NULL,
-    tokenizer text NOT NULL CHECK (tokenizer IN ('code', 'words')),
-    k1 float8 NOT NULL CHECK (k1 >= 0 AND k1 < 'infinity'),
-    b float8 NOT NULL CHECK (b >= 0 AND b <= 1),
-    PRIMARY KEY (relation, terms_column)
-);
-COMMENT ON TABLE pg_embed_bm25_columns IS
-  'Columns of terms registered for BM25 by pg_embed_bm25_register: the tokenizer their terms come from, and k1 and b.';
-
--- Changes in the number of documents (rows whose terms are not NULL), of terms, and of the
--- document frequency of each term (term_names[i] gained term_dfs[i] documents), one row per
--- statement that changed them. The sum over a column's rows is its corpus; the triggers fold
--- the rows into one, and the frequencies into pg_embed_bm25_df, when there are more than 64.
-CREATE TABLE pg_embed_bm25_totals (
-    relation regclass NOT NULL,
-    terms_column name NOT NULL,
-    documents bigint NOT NULL,
-    terms bigint NOT NULL,
-    term_names text[] NOT NULL DEFAULT '{}',
-    term_dfs bigint[] NOT NULL DEFAULT '{}'
-);
-CREATE INDEX pg_embed_bm25_totals_column ON pg_embed_bm25_totals (relation, terms_column);
-COMMENT ON TABLE pg_embed_bm25_totals IS
-  'Internal: the number of documents and terms of each registered column, and changes to its terms'' document frequencies, as changes to sum.';
-
--- The document frequency of each term of a column, as of the last fold (the rows of
--- pg_embed_bm25_totals add the changes since).
-CREATE TABLE pg_embed_bm25_df (
-    relation regclass NOT NULL,
-    terms_column name NOT NULL,
-    term text NOT NULL,
-    df bigint NOT NULL,
-    PRIMARY KEY (relation, terms_column, term)
-);
-COMMENT ON TABLE pg_embed_bm25_df IS
-  'Internal: how many documents of a registered column hold each term (plus the changes in pg_embed_bm25_totals).';
-
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_columns', '');
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_totals', '');
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_df', '');
-
--- Everybody may read both; a table's owner (or a member of the owning role) may write the rows of
--- its table, through pg_embed_bm25_register, _recount and _unregister. The triggers write as the
--- extension's owner.
-CREATE FUNCTION pg_embed_bm25_owns(relation regclass) RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = $1), false)
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_owns(regclass) IS 'Internal: whether the current role owns the relation (or is a member of its owner).';
-ALTER TABLE pg_embed_bm25_columns ENABLE ROW LEVEL SECURITY;
-ALTER TABLE pg_embed_bm25_totals ENABLE ROW LEVEL SECURITY;
-ALTER TABLE pg_embed_bm25_df ENABLE ROW LEVEL SECURITY;
-CREATE POLICY columns_read ON pg_embed_bm25_columns FOR SELECT USING (true);
-CREATE POLICY columns_owner ON pg_embed_bm25_columns FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-CREATE POLICY totals_read ON pg_embed_bm25_totals FOR SELECT USING (true);
-CREATE POLICY totals_owner ON pg_embed_bm25_totals FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-CREATE POLICY df_read ON pg_embed_bm25_df FOR SELECT USING (true);
-CREATE POLICY df_owner ON pg_embed_bm25_df FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-GRANT SELECT, INSERT, DELETE ON pg_embed_bm25_columns, pg_embed_bm25_totals, pg_embed_bm25_df TO PUBLIC;
-
--- The change a set of rows makes to a column's statistics, as SQL over "ch (sign, terms)": the
--- number of documents, of terms, and the terms whose document frequency changes, with the change.
-CREATE FUNCTION pg_embed_bm25_delta_sql(changes text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT 'WITH ch AS MATERIALIZED (' || changes || ') '
-           'SELECT coalesce((SELECT sum(ch.sign) FROM ch WHERE ch.terms IS NOT NULL), 0)::bigint AS documents, '
-           '       coalesce((SELECT sum(ch.sign * cardinality(ch.terms)) FROM ch), 0)::bigint AS terms, '
-           '       coalesce(array_agg(u.term ORDER BY u.term), ''{}'') AS term_names, '
-           '       coalesce(array_agg(u.df ORDER BY u.term), ''{}'') AS term_dfs '
-           '  FROM (SELECT x.term, sum(ch.sign)::bigint AS df FROM ch, LATERAL (SELECT DISTINCT unnest(ch.terms)) x(term) '
-           '         WHERE x.term IS NOT NULL GROUP BY x.term HAVING sum(ch.sign) <> 0) u'
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_delta_sql(text) IS 'Internal: the change rows make to BM25 statistics, as SQL.';
-
--- Replaces a column's statistics with a count of the table (the caller holds a lock that keeps
--- writers out). Returns the documents and terms counted.
-CREATE FUNCTION pg_embed_bm25_census(relation regclass, terms_column name, OUT documents bigint, OUT terms bigint)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    total record;
-BEGIN
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', terms_column, relation))
-        INTO total;
-    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
-    INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (relation, terms_column, total.documents, total.terms);
-    INSERT INTO @extschema@.pg_embed_bm25_df SELECT relation, terms_column, u.term, u.df
-      FROM unnest(total.term_names, total.term_dfs) u(term, df);
-    documents := total.documents;
-    terms := total.terms;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_census(regclass, name) IS 'Internal: counts a terms column''s documents, terms and document frequencies (reads the whole table) and stores them.';
-
--- Folds a column's rows of changes into one row and pg_embed_bm25_df.
-CREATE FUNCTION pg_embed_bm25_fold(relation regclass, terms_column name) RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    WITH gone AS (
-        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2
-        RETURNING t.documents, t.terms, t.term_names, t.term_dfs),
-    kept AS (
-        INSERT INTO @extschema@.pg_embed_bm25_totals (relation, terms_column, documents, terms)
-        SELECT $1, $2, sum(g.documents), sum(g.terms) FROM gone g HAVING count(*) > 0)
-    INSERT INTO @extschema@.pg_embed_bm25_df AS f
-    SELECT $1, $2, u.term, sum(u.df) FROM gone g, unnest(g.term_names, g.term_dfs) u(term, df) GROUP BY u.term
-    ON CONFLICT (relation, terms_column, term) DO UPDATE SET df = f.df + excluded.df
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_fold(regclass, name) IS 'Internal: folds a column''s BM25 changes into one row and pg_embed_bm25_df.';
-REVOKE ALL ON FUNCTION pg_embed_bm25_fold(regclass, name) FROM PUBLIC;
-
--- The statement trigger on a registered table (one argument: the terms column). Appends the
--- statement's change to pg_embed_bm25_totals; folds a column's rows when there are more than 64
--- or the change names more than 1,000 terms, and no other session is folding them.
-CREATE FUNCTION pg_embed_bm25_count() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    col name;
-    delta record;
-    parts text[] := '{}';
-BEGIN
-    IF TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER' OR TG_NARGS <> 1 THEN
-        RAISE EXCEPTION 'pg_embed_bm25_count() must be an AFTER ... FOR EACH STATEMENT trigger with one argument'
-            USING ERRCODE = '39P01', HINT = 'pg_embed_bm25_register(table, terms_column) creates the triggers.';
-    END IF;
-    col := TG_ARGV[0];
-    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col) THEN
-        -- The table was restored without pg_embed's tables, or the trigger was made by hand:
-        -- the write goes on, BM25 statistics are not kept.
-        RAISE WARNING 'column % of % is not registered for BM25; its statistics are not kept', quote_ident(col), TG_RELID::regclass
-            USING HINT = format('SELECT pg_embed_bm25_register(%L, %L); or drop the trigger %I.', TG_RELID::regclass::text, col, TG_NAME);
-        RETURN NULL;
-    END IF;
-    -- This runs as the extension's owner over a column of somebody's table: only text[] (whose
-    -- operators are PostgreSQL's own), not a type whose functions its owner wrote.
-    IF (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped)
-       IS DISTINCT FROM 'text[]'::regtype THEN
-        RAISE EXCEPTION 'column % of % is not of type text[]', quote_ident(col), TG_RELID::regclass USING ERRCODE = '42804',
-            DETAIL = 'Its BM25 statistics are kept from a text[] column of terms.',
-            HINT = format('Change it back, or SELECT pg_embed_bm25_unregister(%L, %L);', TG_RELID::regclass::text, col);
-    END IF;
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = TG_RELID AND t.terms_column = col;
-        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = TG_RELID AND f.terms_column = col;
-        INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (TG_RELID, col, 0, 0);
-        RETURN NULL;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        parts := parts || format('SELECT 1 AS sign, %I AS terms FROM pg_embed_bm25_new', col);
-    END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        parts := parts || format('SELECT -1 AS sign, %I AS terms FROM pg_embed_bm25_old', col);
-    END IF;
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(array_to_string(parts, ' UNION ALL ')) INTO delta;
-    IF delta.documents <> 0 OR delta.terms <> 0 OR cardinality(delta.term_names) > 0 THEN
-        INSERT INTO @extschema@.pg_embed_bm25_totals
-        VALUES (TG_RELID, col, delta.documents, delta.terms, delta.term_names, delta.term_dfs);
-    END IF;
-    -- Folding deletes rows other sessions may have seen: only under READ COMMITTED, where that
-    -- cannot fail a writer's later statement with a serialization error.
-    -- A large change (a bulk load) is folded at once: a search looks its terms up in every row
-    -- of changes.
-    IF current_setting('transaction_isolation') = 'read committed'
-       AND (cardinality(delta.term_names) > 1000
-            OR (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
-                                       WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64)
-       AND pg_try_advisory_xact_lock(hashtext('pg_embed_bm25'), hashtext(TG_RELID::oid::text || '.' || col)) THEN
-        PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID, col);
-    END IF;
-    RETURN NULL;
-END
-$$;
--- EXECUTE stays granted: CREATE TRIGGER needs it, and the table owners who register create the
--- triggers. Called otherwise than as a trigger, it refuses.
-COMMENT ON FUNCTION pg_embed_bm25_count() IS
-  'Internal: the statement trigger that keeps a registered column''s BM25 totals (writes as the extension''s owner, only the rows of the table it fires on).';
-
--- How many of a column's four BM25 triggers (insert, update, delete, truncate) are on the table
--- and enabled.
-CREATE FUNCTION pg_embed_bm25_triggers(relation regclass, terms_column name) RETURNS int
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT count(*)::int FROM pg_trigger g
-     WHERE g.tgrelid = $1 AND g.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
-       AND g.tgargs = convert_to($2, 'UTF8') || '\x00'::bytea AND g.tgenabled <> 'D'
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_triggers(regclass, name) IS 'Internal: the number of enabled BM25 triggers of a terms column (4 when its statistics are kept).';
-
--- The registration of a table's terms column (terms_column NULL: its only one); raises with a
--- hint when there is none, several, or the triggers are gone.
-CREATE FUNCTION pg_embed_bm25_column(relation regclass, terms_column name)
-RETURNS pg_embed_bm25_columns LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found @extschema@.pg_embed_bm25_columns;
-    n int;
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to search, e.g. ''docs''.';
-    END IF;
-    SELECT count(*) INTO n FROM @extschema@.pg_embed_bm25_columns c
-     WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
-    IF n = 0 THEN
-        RAISE EXCEPTION '% has no column registered for BM25%', relation,
-                CASE WHEN terms_column IS NOT NULL THEN format(' named %I', terms_column) ELSE '' END
-            USING ERRCODE = '55000',
-                  HINT = format('Add a terms column and register it: ALTER TABLE %1$s ADD COLUMN terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED; CREATE INDEX ON %1$s USING gin (terms); SELECT pg_embed_bm25_register(%2$L, ''terms'');',
-                                relation, relation::text);
-    ELSIF n > 1 THEN
-        RAISE EXCEPTION '% has % columns registered for BM25', relation, n USING ERRCODE = '42725',
-            HINT = 'Name one: terms_column => ...; pg_embed_bm25_indexes lists them.';
-    END IF;
-    SELECT * INTO found FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
-    PERFORM @extschema@.pg_embed_check_column(relation, found.terms_column, ARRAY['text[]'::regtype], 'terms'::text);
-    IF @extschema@.pg_embed_bm25_triggers(relation, found.terms_column) < 4 THEN
-        RAISE EXCEPTION 'the BM25 statistics of %.% are not kept: its triggers are missing or disabled', relation, quote_ident(found.terms_column)
-            USING ERRCODE = '55000',
-                  HINT = format('Register it again (this recreates the triggers and counts the table): SELECT pg_embed_bm25_register(%L, %L);',
-                                relation::text, found.terms_column);
-    END IF;
-    RETURN found;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_column(regclass, name) IS 'Internal: a registered BM25 column, checked.';
-
--- Drops a column's BM25 triggers (as the caller: the table's owner).
-CREATE FUNCTION pg_embed_bm25_drop_triggers(relation regclass, terms_column name) RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    g record;
-BEGIN
-    FOR g IN SELECT t.tgname FROM pg_trigger t
-              WHERE t.tgrelid = relation AND t.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
-                AND t.tgargs = convert_to(terms_column, 'UTF8') || '\x00'::bytea LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, relation);
-    END LOOP;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_drop_triggers(regclass, name) IS 'Internal: drops the BM25 triggers of a terms column.';
-
-CREATE FUNCTION pg_embed_bm25_register(
-    relation regclass,
-    terms_column name DEFAULT 'terms',
-    tokenizer text DEFAULT 'code',
-    k1 float8 DEFAULT 1.2,
-    b float8 DEFAULT 0.75,
-    OUT documents bigint,
-    OUT terms bigint
-) LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    kind "char";
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table, e.g. ''docs''.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, terms_column, ARRAY['text[]'::regtype], 'terms'::text);
-    PERFORM @extschema@.pg_embed_bm25_terms('', tokenizer);  -- raises 22023 for an unknown tokenizer
-    IF tokenizer IS NULL OR k1 IS NULL OR b IS NULL OR NOT (k1 >= 0 AND k1 < 'infinity') OR NOT (b >= 0 AND b <= 1) THEN
-        RAISE EXCEPTION 'invalid BM25 settings: k1 %, b %', coalesce(k1::text, 'NULL'), coalesce(b::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'k1 is 0 or more (1.2 is usual), b between 0 and 1 (0.75 is usual).';
-    END IF;
-    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = relation;
-    IF kind <> 'r' OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation)
-       OR @extschema@.pg_embed_citus_keys(relation) IS NOT NULL THEN
-        RAISE EXCEPTION 'BM25 statistics cannot be kept for %', relation USING ERRCODE = '0A000',
-            DETAIL = 'Only a plain table without partitions, inheritance children or Citus distribution: statement triggers on it see every change.',
-            HINT = 'Register a plain table.';
-    END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
-        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of its role) may register it for BM25.';
-    END IF;
-    -- Writers wait from here to the commit, so the count below and the triggers agree.
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', relation);
-    -- A registration whose triggers are gone or disabled (the table was dropped and another got
-    -- its OID, or the triggers were dropped) is replaced; a working one is not.
-    IF EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2)
-       AND @extschema@.pg_embed_bm25_triggers(relation, terms_column) = 4 THEN
-        RAISE EXCEPTION 'column % of % is already registered for BM25', quote_ident(terms_column), relation USING ERRCODE = '42710',
-            HINT = format('To change its settings, SELECT pg_embed_bm25_unregister(%1$L, %2$L) first; to recount it, SELECT pg_embed_bm25_recount(%1$L, %2$L).',
-                          relation::text, terms_column);
-    END IF;
-    PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
-    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_bm25_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
-                   'pg_embed_bm25_insert_' || terms_column, relation, terms_column);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_bm25_old NEW TABLE AS pg_embed_bm25_new '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
-                   'pg_embed_bm25_update_' || terms_column, relation, terms_column);
-    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS pg_embed_bm25_old '
-                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
-                   'pg_embed_bm25_delete_' || terms_column, relation, terms_column);
-    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
-                   'pg_embed_bm25_truncate_' || terms_column, relation, terms_column);
-    -- Also on a logical replication subscriber, whose apply worker runs as a replica.
-    EXECUTE format('ALTER TABLE %1$s ENABLE ALWAYS TRIGGER %2$I, ENABLE ALWAYS TRIGGER %3$I, '
-                   'ENABLE ALWAYS TRIGGER %4$I, ENABLE ALWAYS TRIGGER %5$I', relation,
-                   'pg_embed_bm25_insert_' || terms_column, 'pg_embed_bm25_update_' || terms_column,
-                   'pg_embed_bm25_delete_' || terms_column, 'pg_embed_bm25_truncate_' || terms_column);
-    INSERT INTO @extschema@.pg_embed_bm25_columns VALUES (relation, terms_column, tokenizer, k1, b);
-    SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, terms_column) s;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_register(regclass, name, text, float8, float8) IS
-  'Registers a text[] column of terms (a generated column of pg_embed_bm25_terms(body, tokenizer)) for BM25 search with k1 and b: counts its documents and terms and creates the statement triggers that keep the counts. The table''s owner only; writers wait until the registering transaction commits. Returns the documents and terms counted.';
-
-CREATE FUNCTION pg_embed_bm25_unregister(relation regclass, terms_column name DEFAULT 'terms') RETURNS boolean
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF relation IS NULL OR terms_column IS NULL THEN
-        RAISE EXCEPTION 'relation and terms_column must not be NULL' USING ERRCODE = '22004', HINT = 'pg_embed_bm25_indexes lists the registered columns.';
-    END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
-        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of its role) may unregister it.';
-    END IF;
-    PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
-    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
-    RETURN FOUND;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_unregister(regclass, name) IS
-  'Drops a column''s BM25 triggers and statistics (the column and its index stay). The table''s owner only. Returns whether it was registered.';
-
-CREATE FUNCTION pg_embed_bm25_recount(relation regclass, terms_column name DEFAULT NULL, OUT documents bigint, OUT terms bigint)
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
-BEGIN
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
-        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of its role) may recount it.';
-    END IF;
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', relation);
-    SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, reg.terms_column) s;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_recount(regclass, name) IS
-  'Counts a registered column''s documents, terms and document frequencies again from the table and replaces its statistics (after triggers were disabled, e.g. a data-only restore with --disable-triggers). The table''s owner only; writers wait until the transaction commits.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/bm25.rs:122
--- requires:
---   bm25_sql
-
--- BM25: the checks, the view and the search over the statistics bm25.sql keeps.
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE FUNCTION pg_embed_bm25_check(relation regclass, terms_column name DEFAULT NULL)
-RETURNS TABLE (kept_documents bigint, kept_terms bigint, counted_documents bigint, counted_terms bigint,
-               wrong_frequencies bigint, consistent boolean)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
-    counted record;
-BEGIN
-    SELECT sum(t.documents)::bigint, sum(t.terms)::bigint INTO kept_documents, kept_terms
-      FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', reg.terms_column, relation))
-        INTO counted;
-    counted_documents := counted.documents;
-    counted_terms := counted.terms;
-    -- Terms whose kept frequency differs from the count (a term no document holds any more may be
-    -- kept with frequency 0).
-    WITH every AS (
-        SELECT array_agg(DISTINCT a.term) AS terms FROM (
-            SELECT unnest(counted.term_names) AS term
-            UNION ALL SELECT f.term FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = reg.terms_column
-            UNION ALL SELECT unnest(t.term_names) FROM @extschema@.pg_embed_bm25_totals t
-                       WHERE t.relation = $1 AND t.terms_column = reg.terms_column) a),
-    kept AS (
-        SELECT u.term, u.df FROM every, unnest(every.terms, @extschema@.pg_embed_bm25_term_df(relation, reg.terms_column, every.terms)) u(term, df))
-    SELECT count(*) INTO wrong_frequencies
-      FROM kept k LEFT JOIN unnest(counted.term_names, counted.term_dfs) c(term, df) ON c.term = k.term
-     WHERE k.df <> coalesce(c.df, 0);
-    consistent := kept_documents IS NOT DISTINCT FROM counted_documents AND kept_terms IS NOT DISTINCT FROM counted_terms
-                  AND wrong_frequencies = 0;
-    RETURN NEXT;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_check(regclass, name) IS
-  'Compares the BM25 statistics kept for a column (documents, terms, each term''s document frequency) with a count of the table (reads the whole table); consistent = they agree.';
-
-CREATE VIEW pg_embed_bm25_indexes AS
-SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
-       sum(t.documents)::bigint AS documents, sum(t.terms)::bigint AS terms,
-       sum(t.terms)::float8 / nullif(sum(t.documents), 0) AS average_length,
-       (SELECT count(*) FROM pg_embed_bm25_df f WHERE f.relation = c.relation AND f.terms_column = c.terms_column AND f.df > 0) AS distinct_terms,
-       count(t.*) AS change_rows
-  FROM pg_embed_bm25_columns c
-  LEFT JOIN pg_embed_bm25_totals t ON t.relation = c.relation AND t.terms_column = c.terms_column
- WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = c.relation)
- GROUP BY c.relation, c.terms_column, c.tokenizer, c.k1, c.b;
-GRANT SELECT ON pg_embed_bm25_indexes TO PUBLIC;
-COMMENT ON VIEW pg_embed_bm25_indexes IS
-  'Columns registered for BM25: tokenizer, k1, b, and the corpus as this snapshot sees it (documents, terms, average length; distinct_terms as of the last fold); change_rows = rows of changes not yet folded.';
-
--- The document frequency of each of a column's terms as this snapshot sees it: the last fold
--- plus the changes since.
-CREATE FUNCTION pg_embed_bm25_term_df(relation regclass, terms_column name, terms text[]) RETURNS bigint[]
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT array_agg(coalesce(f.df, 0) + coalesce(p.df, 0) ORDER BY q.i)
-      FROM unnest($3) WITH ORDINALITY q(term, i)
-      LEFT JOIN @extschema@.pg_embed_bm25_df f ON f.relation = $1 AND f.terms_column = $2 AND f.term = q.term
-      LEFT JOIN LATERAL (SELECT sum(t.term_dfs[array_position(t.term_names, q.term)]) AS df
-                           FROM @extschema@.pg_embed_bm25_totals t
-                          WHERE t.relation = $1 AND t.terms_column = $2 AND cardinality(t.term_names) > 0) p ON true
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_term_df(regclass, name, text[]) IS 'Internal: the document frequencies of terms in a registered column.';
-
--- The BM25 search of one column, as SQL: $1 the query's distinct terms, $2 their document
--- frequencies, $3 the number of documents, $4 their average length, $5 k1, $6 b, $7 the terms a
--- candidate must hold one of (GIN index), $8 the number of results. Ties go to the smaller id.
-CREATE FUNCTION pg_embed_bm25_sql(relation regclass, terms_column name, id_column name) RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}'::regtype[], 'id'::text);
-    RETURN format(
-        'SELECT %1$I::bigint AS id, @extschema@.pg_embed_bm25_score(%2$I, $1, $2, $3, $4, $5, $6) AS score '
-        '  FROM %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
-        id_column, terms_column, relation);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_sql(regclass, name, name) IS 'Internal: the query pg_embed_bm25_search runs.';
-
--- Exact top-k by MaxScore: a term's contribution to a score is below idf * (k1 + 1). The
--- documents holding the rarest terms are scored first; their k-th score S says which common
--- terms cannot lift a document to S together (the most frequent ones whose bounds add up to less
--- than S). A document holding only those cannot be in the top k, so the final candidates are the
--- documents holding one of the other terms: every document that can be in the top k is scored.
-CREATE FUNCTION pg_embed_bm25_search(
-    relation regclass,
-    query text,
-    terms_column name DEFAULT NULL,
-    id_column name DEFAULT 'id',
-    max_results int DEFAULT 10
-) RETURNS TABLE (id bigint, score float8)
-LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
-    sql text;
-    terms text[];
-    dfs bigint[];
-    n bigint;
-    total bigint;
-    seeds int := 0;
-    seed_docs bigint := 0;
-    needed int;
-    bound float8 := 0;
-    ids bigint[];
-    scores float8[];
-BEGIN
-    IF max_results IS NULL OR max_results < 0 THEN
-        RAISE EXCEPTION 'max_results must be 0 or more, not %', coalesce(max_results::text, 'NULL')
-            USING ERRCODE = '22023', HINT = 'max_results => 10 returns the ten best documents.';
-    END IF;
-    SELECT sum(t.documents), sum(t.terms) INTO n, total
-      FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
-    IF n IS NULL THEN
-        RAISE EXCEPTION 'the BM25 statistics of %.% are missing', relation, quote_ident(reg.terms_column) USING ERRCODE = '55000',
-            HINT = format('SELECT pg_embed_bm25_recount(%L, %L);', relation::text, reg.terms_column);
-    END IF;
-    sql := @extschema@.pg_embed_bm25_sql(relation, reg.terms_column, id_column);
-    terms := @extschema@.pg_embed_bm25_query_terms(query, reg.tokenizer);
-    IF max_results = 0 OR terms IS NULL OR cardinality(terms) = 0 OR n <= 0 OR total <= 0 THEN
-        RETURN;
-    END IF;
-    -- The query's terms that some document holds, rarest first.
-    SELECT array_agg(q.term ORDER BY q.df, q.term), array_agg(q.df ORDER BY q.df, q.term) INTO terms, dfs
-      FROM unnest(terms, @extschema@.pg_embed_bm25_term_df(relation, reg.terms_column, terms)) q(term, df)
-     WHERE q.df > 0;
-    IF terms IS NULL THEN
-        RETURN;
-    END IF;
-    -- First pass: the rarest terms, up to 2,000 documents (at least one term).
-    LOOP
-        seeds := seeds + 1;
-        seed_docs := seed_docs + dfs[seeds];
-        EXIT WHEN seeds = cardinality(terms) OR seed_docs + dfs[seeds + 1] > 2000;
-    END LOOP;
-    EXECUTE format('SELECT array_agg(r.id ORDER BY r.score DESC, r.id), array_agg(r.score ORDER BY r.score DESC, r.id) FROM (%s) r', sql)
-        INTO ids, scores USING terms, dfs, n::float8, total::float8 / n, reg.k1, reg.b, terms[1:seeds], max_results;
-    IF seeds = cardinality(terms) THEN
-        needed := seeds;
-    ELSIF coalesce(cardinality(ids), 0) = max_results THEN
-        -- The most frequent terms whose bounds add up to less than the k-th score cannot make a
-        -- document's score alone; the others are needed.
-        needed := cardinality(terms);
-        LOOP
-            bound := bound + ln(1 + (n - dfs[needed] + 0.5) / (dfs[needed] + 0.5)) * (reg.k1 + 1);
-            EXIT WHEN needed = 1 OR bound >= scores[max_results] * (1 - 1e-9);
-            needed := needed - 1;
-        END LOOP;
-    ELSE
-        needed := cardinality(terms);  -- fewer than max_results documents hold the rarest terms
-    END IF;
-    IF needed > seeds THEN
-        RETURN QUERY EXECUTE sql USING terms, dfs, n::float8, total::float8 / n, reg.k1, reg.b, terms[1:needed], max_results;
-    ELSE
-        RETURN QUERY SELECT r.id, r.score FROM unnest(ids, scores) WITH ORDINALITY r(id, score, i) ORDER BY r.i;
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_bm25_search(regclass, text, name, name, int) IS
-  'BM25 search of a registered terms column (NULL: the table''s only one): the max_results documents with the highest Okapi BM25 score for query (idf = ln(1 + (N - df + 0.5) / (df + 0.5)), the column''s k1 and b), best first, ties by id. Exact: every document that can be among them is scored, with the statistics of the rows this snapshot sees.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/api/backfill.rs:23
 -- requires:
 --   models_sql
@@ -2041,6 +1499,638 @@ COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bi
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/bm25.rs:130
+-- requires:
+--   pg_embed_bm25_terms
+--   pg_embed_bm25_query_terms
+--   pg_embed_bm25_score
+--   provenance_sql
+--   citus_sql
+
+-- BM25: registered columns of terms, their corpus statistics kept by triggers, and the search.
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+--
+-- A table keeps its documents' terms in a text[] column (a generated column of
+-- pg_embed_bm25_terms(body), with a GIN index). pg_embed_bm25_register records the column and
+-- puts statement triggers on the table that append, for each INSERT, UPDATE, DELETE or
+-- TRUNCATE, the change in the number of documents, of terms, and of each term's document
+-- frequency to pg_embed_bm25_totals. Writers only append rows there, so they never wait for each
+-- other; a reader adds up the rows its snapshot sees (and pg_embed_bm25_df, where the triggers
+-- fold them now and then), which are exactly the changes of the rows it sees. So scores are
+-- exact and transactional: a search sees the statistics of precisely the rows visible to it,
+-- committed or its own.
+
+COMMENT ON FUNCTION pg_embed_bm25_terms(text, text) IS
+  'The terms of a text for BM25, in order, repeats included: ASCII letters and digits, lower-cased, identifiers split at _ and case changes (tokenizer ''code'') or kept whole (''words''). IMMUTABLE: feeds a generated text[] column and its GIN index.';
+COMMENT ON FUNCTION pg_embed_bm25_query_terms(text, text) IS
+  'The distinct terms of a BM25 query, in first-seen order.';
+COMMENT ON FUNCTION pg_embed_bm25_score(text[], text[], bigint[], float8, float8, float8, float8) IS
+  'Internal: the BM25 score of a document''s terms for the query terms, given their document frequencies, the number of documents, their average length, k1 and b.';
+
+CREATE TABLE pg_embed_bm25_columns (
+    relation regclass NOT NULL,
+    terms_column name NOT NULL,
+    tokenizer text NOT NULL CHECK (tokenizer IN ('code', 'words')),
+    k1 float8 NOT NULL CHECK (k1 >= 0 AND k1 < 'infinity'),
+    b float8 NOT NULL CHECK (b >= 0 AND b <= 1),
+    PRIMARY KEY (relation, terms_column)
+);
+COMMENT ON TABLE pg_embed_bm25_columns IS
+  'Columns of terms registered for BM25 by pg_embed_bm25_register: the tokenizer their terms come from, and k1 and b.';
+
+-- Changes in the number of documents (rows whose terms are not NULL), of terms, and of the
+-- document frequency of each term (term_names[i] gained term_dfs[i] documents), one row per
+-- statement that changed them. The sum over a column's rows is its corpus; the triggers fold
+-- the rows into one, and the frequencies into pg_embed_bm25_df, when there are more than 64.
+CREATE TABLE pg_embed_bm25_totals (
+    relation regclass NOT NULL,
+    terms_column name NOT NULL,
+    documents bigint NOT NULL,
+    terms bigint NOT NULL,
+    term_names text[] NOT NULL DEFAULT '{}',
+    term_dfs bigint[] NOT NULL DEFAULT '{}'
+);
+CREATE INDEX pg_embed_bm25_totals_column ON pg_embed_bm25_totals (relation, terms_column);
+COMMENT ON TABLE pg_embed_bm25_totals IS
+  'Internal: the number of documents and terms of each registered column, and changes to its terms'' document frequencies, as changes to sum.';
+
+-- The document frequency of each term of a column, as of the last fold (the rows of
+-- pg_embed_bm25_totals add the changes since).
+CREATE TABLE pg_embed_bm25_df (
+    relation regclass NOT NULL,
+    terms_column name NOT NULL,
+    term text NOT NULL,
+    df bigint NOT NULL,
+    PRIMARY KEY (relation, terms_column, term)
+);
+COMMENT ON TABLE pg_embed_bm25_df IS
+  'Internal: how many documents of a registered column hold each term (plus the changes in pg_embed_bm25_totals).';
+
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_columns', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_totals', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_df', '');
+
+-- A role sees the rows of the tables whose terms it may read (their terms and frequencies are
+-- the table's data); a table's owner (or a member of the owning role) may write the rows of its
+-- table, through pg_embed_bm25_register, _recount and _unregister. The triggers write as the
+-- extension's owner.
+CREATE FUNCTION pg_embed_bm25_owns(relation regclass) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = $1), false)
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_owns(regclass) IS 'Internal: whether the current role owns the relation (or is a member of its owner).';
+-- Whether the current role may read a terms column: SELECT on the table or on the column. (NULL,
+-- so false, for a table or column that no longer exists.) Inlined into the policies below, so
+-- every name is qualified instead of a fixed search_path.
+CREATE FUNCTION pg_embed_bm25_may_read(relation regclass, terms_column name) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT pg_catalog.has_table_privilege($1, 'SELECT')
+        OR pg_catalog.has_column_privilege($1, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                                 WHERE a.attrelid OPERATOR(pg_catalog.=) $1
+                                                   AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped), 'SELECT')
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_may_read(regclass, name) IS 'Internal: whether the current role may read a terms column (SELECT on its table or on it).';
+ALTER TABLE pg_embed_bm25_columns ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pg_embed_bm25_totals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pg_embed_bm25_df ENABLE ROW LEVEL SECURITY;
+CREATE POLICY columns_read ON pg_embed_bm25_columns FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
+CREATE POLICY columns_owner ON pg_embed_bm25_columns FOR ALL
+    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
+CREATE POLICY totals_read ON pg_embed_bm25_totals FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
+CREATE POLICY totals_owner ON pg_embed_bm25_totals FOR ALL
+    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
+CREATE POLICY df_read ON pg_embed_bm25_df FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
+CREATE POLICY df_owner ON pg_embed_bm25_df FOR ALL
+    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
+GRANT SELECT, INSERT, DELETE ON pg_embed_bm25_columns, pg_embed_bm25_totals, pg_embed_bm25_df TO PUBLIC;
+
+-- The change a set of rows makes to a column's statistics, as SQL over "ch (sign, terms)": the
+-- number of documents, of terms, and the terms whose document frequency changes, with the change.
+CREATE FUNCTION pg_embed_bm25_delta_sql(changes text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'WITH ch AS MATERIALIZED (' || changes || ') '
+           'SELECT coalesce((SELECT sum(ch.sign) FROM ch WHERE ch.terms IS NOT NULL), 0)::bigint AS documents, '
+           '       coalesce((SELECT sum(ch.sign * cardinality(ch.terms)) FROM ch), 0)::bigint AS terms, '
+           '       coalesce(array_agg(u.term ORDER BY u.term), ''{}'') AS term_names, '
+           '       coalesce(array_agg(u.df ORDER BY u.term), ''{}'') AS term_dfs '
+           '  FROM (SELECT x.term, sum(ch.sign)::bigint AS df FROM ch, LATERAL (SELECT DISTINCT unnest(ch.terms)) x(term) '
+           '         WHERE x.term IS NOT NULL GROUP BY x.term HAVING sum(ch.sign) <> 0) u'
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_delta_sql(text) IS 'Internal: the change rows make to BM25 statistics, as SQL.';
+
+-- Replaces a column's statistics with a count of the table (the caller holds a lock that keeps
+-- writers out). Returns the documents and terms counted.
+CREATE FUNCTION pg_embed_bm25_census(relation regclass, terms_column name, OUT documents bigint, OUT terms bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    total record;
+BEGIN
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', terms_column, relation))
+        INTO total;
+    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
+    INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (relation, terms_column, total.documents, total.terms);
+    INSERT INTO @extschema@.pg_embed_bm25_df SELECT relation, terms_column, u.term, u.df
+      FROM unnest(total.term_names, total.term_dfs) u(term, df);
+    documents := total.documents;
+    terms := total.terms;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_census(regclass, name) IS 'Internal: counts a terms column''s documents, terms and document frequencies (reads the whole table) and stores them.';
+
+-- Folds a column's rows of changes into one row and pg_embed_bm25_df.
+CREATE FUNCTION pg_embed_bm25_fold(relation regclass, terms_column name) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    WITH gone AS (
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2
+        RETURNING t.documents, t.terms, t.term_names, t.term_dfs),
+    kept AS (
+        INSERT INTO @extschema@.pg_embed_bm25_totals (relation, terms_column, documents, terms)
+        SELECT $1, $2, sum(g.documents), sum(g.terms) FROM gone g HAVING count(*) > 0)
+    INSERT INTO @extschema@.pg_embed_bm25_df AS f
+    SELECT $1, $2, u.term, sum(u.df) FROM gone g, unnest(g.term_names, g.term_dfs) u(term, df) GROUP BY u.term
+    ON CONFLICT (relation, terms_column, term) DO UPDATE SET df = f.df + excluded.df
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_fold(regclass, name) IS 'Internal: folds a column''s BM25 changes into one row and pg_embed_bm25_df.';
+REVOKE ALL ON FUNCTION pg_embed_bm25_fold(regclass, name) FROM PUBLIC;
+
+-- The statement trigger on a registered table (one argument: the terms column). Appends the
+-- statement's change to pg_embed_bm25_totals; folds a column's rows when there are more than 64
+-- or the change names more than 1,000 terms, and no other session is folding them.
+CREATE FUNCTION pg_embed_bm25_count() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    col name;
+    delta record;
+    trig record;
+    typ oid;
+    parts text[] := '{}';
+BEGIN
+    IF TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER' OR TG_NARGS <> 1 THEN
+        RAISE EXCEPTION 'pg_embed_bm25_count() must be an AFTER ... FOR EACH STATEMENT trigger with one argument'
+            USING ERRCODE = '39P01', HINT = 'pg_embed_bm25_register(table, terms_column) creates the triggers.';
+    END IF;
+    -- Only the triggers pg_embed_bm25_register creates: the SQL below reads their transition
+    -- tables by name, and a trigger made by hand without them would let that name resolve to a
+    -- relation of the caller's, read with the extension owner's rights.
+    SELECT g.tgfoid, g.tgnewtable, g.tgoldtable INTO trig FROM pg_trigger g WHERE g.tgrelid = TG_RELID AND g.tgname = TG_NAME;
+    IF trig.tgfoid IS DISTINCT FROM '@extschema@.pg_embed_bm25_count()'::regprocedure
+       OR (TG_OP IN ('INSERT', 'UPDATE') AND trig.tgnewtable IS DISTINCT FROM 'pg_embed_bm25_new')
+       OR (TG_OP IN ('UPDATE', 'DELETE') AND trig.tgoldtable IS DISTINCT FROM 'pg_embed_bm25_old') THEN
+        RAISE EXCEPTION 'trigger % on % was not made by pg_embed_bm25_register', quote_ident(TG_NAME), TG_RELID::regclass
+            USING ERRCODE = '39P01', HINT = format('Drop it (DROP TRIGGER %I ON %s); pg_embed_bm25_register(table, terms_column) creates the triggers.', TG_NAME, TG_RELID::regclass);
+    END IF;
+    col := TG_ARGV[0];
+    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col) THEN
+        -- The table was restored without pg_embed's tables, or the trigger was made by hand:
+        -- the write goes on, BM25 statistics are not kept.
+        RAISE WARNING 'column % of % is not registered for BM25; its statistics are not kept', quote_ident(col), TG_RELID::regclass
+            USING HINT = format('SELECT pg_embed_bm25_register(%L, %L); or drop the trigger %I.', TG_RELID::regclass::text, col, TG_NAME);
+        RETURN NULL;
+    END IF;
+    -- This runs as the extension's owner over a column of somebody's table: only text[] (whose
+    -- operators are PostgreSQL's own), not a type whose functions its owner wrote.
+    typ := (SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = TG_RELID AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped);
+    IF typ IS NULL THEN
+        -- The column was renamed: the write goes on, the registration goes (a search then says
+        -- to register the column under its new name).
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = TG_RELID AND t.terms_column = col;
+        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = TG_RELID AND f.terms_column = col;
+        DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col;
+        RAISE WARNING 'the terms column % of % registered for BM25 is gone; its registration is dropped', quote_ident(col), TG_RELID::regclass
+            USING HINT = format('Register the column under its new name: SELECT pg_embed_bm25_unregister(%1$L, %2$L); SELECT pg_embed_bm25_register(%1$L, ''new_name'');',
+                                TG_RELID::regclass::text, col);
+        RETURN NULL;
+    END IF;
+    IF typ <> 'text[]'::regtype THEN
+        RAISE EXCEPTION 'column % of % is not of type text[]', quote_ident(col), TG_RELID::regclass USING ERRCODE = '42804',
+            DETAIL = 'Its BM25 statistics are kept from a text[] column of terms.',
+            HINT = format('Change it back, or SELECT pg_embed_bm25_unregister(%L, %L);', TG_RELID::regclass::text, col);
+    END IF;
+    IF TG_OP = 'TRUNCATE' THEN
+        -- TRUNCATE empties the table whatever the snapshot; under REPEATABLE READ the rows of
+        -- changes that other sessions committed since the snapshot would survive it.
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'TRUNCATE of %, whose column % is registered for BM25, needs READ COMMITTED', TG_RELID::regclass, quote_ident(col)
+                USING ERRCODE = '0A000', HINT = 'Run the TRUNCATE in a READ COMMITTED transaction, or DELETE the rows.';
+        END IF;
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = TG_RELID AND t.terms_column = col;
+        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = TG_RELID AND f.terms_column = col;
+        INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (TG_RELID, col, 0, 0);
+        RETURN NULL;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        parts := parts || format('SELECT 1 AS sign, %I AS terms FROM pg_embed_bm25_new', col);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        parts := parts || format('SELECT -1 AS sign, %I AS terms FROM pg_embed_bm25_old', col);
+    END IF;
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(array_to_string(parts, ' UNION ALL ')) INTO delta;
+    IF delta.documents <> 0 OR delta.terms <> 0 OR cardinality(delta.term_names) > 0 THEN
+        INSERT INTO @extschema@.pg_embed_bm25_totals
+        VALUES (TG_RELID, col, delta.documents, delta.terms, delta.term_names, delta.term_dfs);
+    END IF;
+    -- Folding deletes rows other sessions may have seen: only under READ COMMITTED, where that
+    -- cannot fail a writer's later statement with a serialization error.
+    -- A large change (a bulk load) is folded at once: a search looks its terms up in every row
+    -- of changes.
+    IF current_setting('transaction_isolation') = 'read committed'
+       AND (cardinality(delta.term_names) > 1000
+            OR (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
+                                       WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64)
+       AND pg_try_advisory_xact_lock(hashtext('pg_embed_bm25'), hashtext(TG_RELID::oid::text || '.' || col)) THEN
+        PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID::regclass, col);
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- EXECUTE stays granted: CREATE TRIGGER needs it, and the table owners who register create the
+-- triggers. Called otherwise than as a trigger, it refuses.
+COMMENT ON FUNCTION pg_embed_bm25_count() IS
+  'Internal: the statement trigger that keeps a registered column''s BM25 totals (writes as the extension''s owner, only the rows of the table it fires on).';
+
+-- How many of a column's four BM25 triggers (insert, update, delete, truncate) are on the table
+-- and enabled.
+CREATE FUNCTION pg_embed_bm25_triggers(relation regclass, terms_column name) RETURNS int
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT count(*)::int FROM pg_trigger g
+     WHERE g.tgrelid = $1 AND g.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
+       AND g.tgargs = convert_to($2, 'UTF8') || '\x00'::bytea AND g.tgenabled <> 'D'
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_triggers(regclass, name) IS 'Internal: the number of enabled BM25 triggers of a terms column (4 when its statistics are kept).';
+
+-- The registration of a table's terms column (terms_column NULL: its only one); raises with a
+-- hint when there is none, several, or the triggers are gone.
+CREATE FUNCTION pg_embed_bm25_column(relation regclass, terms_column name)
+RETURNS pg_embed_bm25_columns LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found @extschema@.pg_embed_bm25_columns;
+    n int;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to search, e.g. ''docs''.';
+    END IF;
+    SELECT count(*) INTO n FROM @extschema@.pg_embed_bm25_columns c
+     WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
+    IF n = 0 THEN
+        RAISE EXCEPTION '% has no column registered for BM25%', relation,
+                CASE WHEN terms_column IS NOT NULL THEN format(' named %I', terms_column) ELSE '' END
+            USING ERRCODE = '55000',
+                  HINT = format('Add a terms column and register it: ALTER TABLE %1$s ADD COLUMN terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED; CREATE INDEX ON %1$s USING gin (terms); SELECT pg_embed_bm25_register(%2$L, ''terms'');',
+                                relation, relation::text);
+    ELSIF n > 1 THEN
+        RAISE EXCEPTION '% has % columns registered for BM25', relation, n USING ERRCODE = '42725',
+            HINT = 'Name one: terms_column => ...; pg_embed_bm25_indexes lists them.';
+    END IF;
+    SELECT * INTO found FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
+    PERFORM @extschema@.pg_embed_check_column(relation, found.terms_column, ARRAY['text[]'::regtype], 'terms'::text);
+    IF @extschema@.pg_embed_bm25_triggers(relation, found.terms_column) < 4 THEN
+        RAISE EXCEPTION 'the BM25 statistics of %.% are not kept: its triggers are missing or disabled', relation, quote_ident(found.terms_column)
+            USING ERRCODE = '55000',
+                  HINT = format('Register it again (this recreates the triggers and counts the table): SELECT pg_embed_bm25_register(%L, %L);',
+                                relation::text, found.terms_column);
+    END IF;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_column(regclass, name) IS 'Internal: a registered BM25 column, checked.';
+
+-- Drops a column's BM25 triggers (as the caller: the table's owner).
+CREATE FUNCTION pg_embed_bm25_drop_triggers(relation regclass, terms_column name) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT t.tgname FROM pg_trigger t
+              WHERE t.tgrelid = relation AND t.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
+                AND t.tgargs = convert_to(terms_column, 'UTF8') || '\x00'::bytea LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, relation);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_drop_triggers(regclass, name) IS 'Internal: drops the BM25 triggers of a terms column.';
+
+CREATE FUNCTION pg_embed_bm25_register(
+    relation regclass,
+    terms_column name DEFAULT 'terms',
+    tokenizer text DEFAULT 'code',
+    k1 float8 DEFAULT 1.2,
+    b float8 DEFAULT 0.75,
+    OUT documents bigint,
+    OUT terms bigint
+) LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    kind "char";
+    expr text;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table, e.g. ''docs''.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, terms_column, ARRAY['text[]'::regtype], 'terms'::text);
+    PERFORM @extschema@.pg_embed_bm25_terms(''::text, tokenizer);  -- raises 22023 for an unknown tokenizer
+    IF tokenizer IS NULL OR k1 IS NULL OR b IS NULL OR NOT (k1 >= 0 AND k1 < 'infinity') OR NOT (b >= 0 AND b <= 1) THEN
+        RAISE EXCEPTION 'invalid BM25 settings: k1 %, b %', coalesce(k1::text, 'NULL'), coalesce(b::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'k1 is 0 or more (1.2 is usual), b between 0 and 1 (0.75 is usual).';
+    END IF;
+    -- The triggers are named after the column: pg_embed_bm25_truncate_<column> must fit a name.
+    IF octet_length(terms_column) > 40 THEN
+        RAISE EXCEPTION 'the name of the terms column % is too long for BM25''s trigger names', quote_ident(terms_column)
+            USING ERRCODE = '42622', HINT = 'Rename it to at most 40 bytes.';
+    END IF;
+    -- The tokenizer of a generated column's expression (pg_embed_bm25_terms(body, 'words')) is the
+    -- one queries must be cut with.
+    expr := (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+              WHERE d.adrelid = relation AND a.attname = terms_column AND a.attgenerated = 's');
+    IF expr LIKE '%pg_embed_bm25_terms(%'
+       AND (CASE WHEN expr LIKE '%''words''%' THEN 'words' ELSE 'code' END) IS DISTINCT FROM tokenizer THEN
+        RAISE EXCEPTION 'the terms column % of % is generated with another tokenizer than %', quote_ident(terms_column), relation, quote_literal(tokenizer)
+            USING ERRCODE = '22023', DETAIL = format('Its expression: %s', expr),
+                  HINT = 'Register it with the tokenizer of its expression: tokenizer => ''words'' or ''code''.';
+    END IF;
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = relation;
+    IF kind <> 'r' OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation)
+       OR EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = relation AND d.deptype = 'e')
+       OR @extschema@.pg_embed_citus_keys(relation) IS NOT NULL THEN
+        RAISE EXCEPTION 'BM25 statistics cannot be kept for %', relation USING ERRCODE = '0A000',
+            DETAIL = 'Only a plain table without partitions, inheritance children or Citus distribution (statement triggers on it see every change), and not one of an extension.',
+            HINT = 'Register a plain table.';
+    END IF;
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of its role) may register it for BM25.';
+    END IF;
+    -- Writers wait from here to the commit, so the count below and the triggers agree.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', relation);
+    -- A registration whose triggers are gone or disabled (the table was dropped and another got
+    -- its OID, or the triggers were dropped) is replaced; a working one is not.
+    IF EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2)
+       AND @extschema@.pg_embed_bm25_triggers(relation, terms_column) = 4 THEN
+        RAISE EXCEPTION 'column % of % is already registered for BM25', quote_ident(terms_column), relation USING ERRCODE = '42710',
+            HINT = format('To change its settings, SELECT pg_embed_bm25_unregister(%1$L, %2$L) first; to recount it, SELECT pg_embed_bm25_recount(%1$L, %2$L).',
+                          relation::text, terms_column);
+    END IF;
+    PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
+    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_bm25_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
+                   'pg_embed_bm25_insert_' || terms_column, relation, terms_column);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_bm25_old NEW TABLE AS pg_embed_bm25_new '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
+                   'pg_embed_bm25_update_' || terms_column, relation, terms_column);
+    EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON %s REFERENCING OLD TABLE AS pg_embed_bm25_old '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
+                   'pg_embed_bm25_delete_' || terms_column, relation, terms_column);
+    EXECUTE format('CREATE TRIGGER %I AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
+                   'pg_embed_bm25_truncate_' || terms_column, relation, terms_column);
+    -- Also on a logical replication subscriber, whose apply worker runs as a replica.
+    EXECUTE format('ALTER TABLE %1$s ENABLE ALWAYS TRIGGER %2$I, ENABLE ALWAYS TRIGGER %3$I, '
+                   'ENABLE ALWAYS TRIGGER %4$I, ENABLE ALWAYS TRIGGER %5$I', relation,
+                   'pg_embed_bm25_insert_' || terms_column, 'pg_embed_bm25_update_' || terms_column,
+                   'pg_embed_bm25_delete_' || terms_column, 'pg_embed_bm25_truncate_' || terms_column);
+    INSERT INTO @extschema@.pg_embed_bm25_columns VALUES (relation, terms_column, tokenizer, k1, b);
+    SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, terms_column) s;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_register(regclass, name, text, float8, float8) IS
+  'Registers a text[] column of terms (a generated column of pg_embed_bm25_terms(body, tokenizer)) for BM25 search with k1 and b: counts its documents and terms and creates the statement triggers that keep the counts. The table''s owner only; writers wait until the registering transaction commits. Returns the documents and terms counted.';
+
+CREATE FUNCTION pg_embed_bm25_unregister(relation regclass, terms_column name DEFAULT 'terms') RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF relation IS NULL OR terms_column IS NULL THEN
+        RAISE EXCEPTION 'relation and terms_column must not be NULL' USING ERRCODE = '22004', HINT = 'pg_embed_bm25_indexes lists the registered columns.';
+    END IF;
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of its role) may unregister it.';
+    END IF;
+    PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
+    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_unregister(regclass, name) IS
+  'Drops a column''s BM25 triggers and statistics (the column and its index stay). The table''s owner only. Returns whether it was registered.';
+
+CREATE FUNCTION pg_embed_bm25_recount(relation regclass, terms_column name DEFAULT NULL, OUT documents bigint, OUT terms bigint)
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
+BEGIN
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of its role) may recount it.';
+    END IF;
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', relation);
+    SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, reg.terms_column) s;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_recount(regclass, name) IS
+  'Counts a registered column''s documents, terms and document frequencies again from the table and replaces its statistics (after triggers were disabled, e.g. a data-only restore with --disable-triggers). The table''s owner only; writers wait until the transaction commits.';
+
+-- A dropped table or terms column takes its registration, statistics and triggers with it, so no
+-- row names an OID another table may get later. (Runs as the extension's owner: the dropped
+-- table's owner can no longer be checked. It can only run as an event trigger, and it touches
+-- only what pg_event_trigger_dropped_objects() names.)
+CREATE FUNCTION pg_embed_bm25_forget_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    gone record;
+BEGIN
+    FOR gone IN
+        SELECT c.relation::oid AS relid, c.terms_column, d.object_type
+          FROM @extschema@.pg_embed_bm25_columns c
+          JOIN pg_event_trigger_dropped_objects() d ON d.classid = 'pg_class'::regclass AND d.objid = c.relation::oid
+         WHERE d.object_type = 'table'
+            OR (d.object_type = 'table column'
+                AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.relation AND a.attname = c.terms_column AND NOT a.attisdropped))
+    LOOP
+        IF gone.object_type = 'table column' THEN
+            PERFORM @extschema@.pg_embed_bm25_drop_triggers(gone.relid::regclass, gone.terms_column);
+        END IF;
+        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = gone.relid AND t.terms_column = gone.terms_column;
+        DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = gone.relid AND f.terms_column = gone.terms_column;
+        DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = gone.relid AND c.terms_column = gone.terms_column;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_bm25_forget_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_bm25_forget_dropped() IS
+  'Internal: the event trigger that drops the BM25 registration, statistics and triggers of a dropped table or terms column.';
+CREATE EVENT TRIGGER pg_embed_bm25_dropped ON sql_drop EXECUTE FUNCTION pg_embed_bm25_forget_dropped();
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/bm25.rs:142
+-- requires:
+--   bm25_sql
+
+-- BM25: the checks, the view and the search over the statistics bm25.sql keeps.
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE FUNCTION pg_embed_bm25_check(relation regclass, terms_column name DEFAULT NULL)
+RETURNS TABLE (kept_documents bigint, kept_terms bigint, counted_documents bigint, counted_terms bigint,
+               wrong_frequencies bigint, consistent boolean)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
+    counted record;
+BEGIN
+    SELECT sum(t.documents)::bigint, sum(t.terms)::bigint INTO kept_documents, kept_terms
+      FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', reg.terms_column, relation))
+        INTO counted;
+    counted_documents := counted.documents;
+    counted_terms := counted.terms;
+    -- Terms whose kept frequency differs from the count (a term no document holds any more may be
+    -- kept with frequency 0).
+    WITH every AS (
+        SELECT array_agg(DISTINCT a.term) AS terms FROM (
+            SELECT unnest(counted.term_names) AS term
+            UNION ALL SELECT f.term FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = reg.terms_column
+            UNION ALL SELECT unnest(t.term_names) FROM @extschema@.pg_embed_bm25_totals t
+                       WHERE t.relation = $1 AND t.terms_column = reg.terms_column) a),
+    kept AS (
+        SELECT u.term, u.df FROM every, unnest(every.terms, @extschema@.pg_embed_bm25_term_df(relation, reg.terms_column, every.terms)) u(term, df))
+    SELECT count(*) INTO wrong_frequencies
+      FROM kept k LEFT JOIN unnest(counted.term_names, counted.term_dfs) c(term, df) ON c.term = k.term
+     WHERE k.df <> coalesce(c.df, 0);
+    consistent := kept_documents IS NOT DISTINCT FROM counted_documents AND kept_terms IS NOT DISTINCT FROM counted_terms
+                  AND wrong_frequencies = 0;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_check(regclass, name) IS
+  'Compares the BM25 statistics kept for a column (documents, terms, each term''s document frequency) with a count of the table (reads the whole table); consistent = they agree.';
+
+CREATE VIEW pg_embed_bm25_indexes AS
+SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
+       sum(t.documents)::bigint AS documents, sum(t.terms)::bigint AS terms,
+       sum(t.terms)::float8 / nullif(sum(t.documents), 0) AS average_length,
+       (SELECT count(*) FROM pg_embed_bm25_df f WHERE f.relation = c.relation AND f.terms_column = c.terms_column AND f.df > 0) AS distinct_terms,
+       count(t.*) AS change_rows
+  FROM pg_embed_bm25_columns c
+  LEFT JOIN pg_embed_bm25_totals t ON t.relation = c.relation AND t.terms_column = c.terms_column
+ WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = c.relation)
+   AND pg_embed_bm25_may_read(c.relation, c.terms_column)  -- the view reads as its owner
+ GROUP BY c.relation, c.terms_column, c.tokenizer, c.k1, c.b;
+GRANT SELECT ON pg_embed_bm25_indexes TO PUBLIC;
+COMMENT ON VIEW pg_embed_bm25_indexes IS
+  'Columns registered for BM25: tokenizer, k1, b, and the corpus as this snapshot sees it (documents, terms, average length; distinct_terms as of the last fold); change_rows = rows of changes not yet folded.';
+
+-- The document frequency of each of a column's terms as this snapshot sees it: the last fold
+-- plus the changes since.
+CREATE FUNCTION pg_embed_bm25_term_df(relation regclass, terms_column name, terms text[]) RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT array_agg(coalesce(f.df, 0) + coalesce(p.df, 0) ORDER BY q.i)
+      FROM unnest($3) WITH ORDINALITY q(term, i)
+      LEFT JOIN @extschema@.pg_embed_bm25_df f ON f.relation = $1 AND f.terms_column = $2 AND f.term = q.term
+      LEFT JOIN LATERAL (SELECT sum(t.term_dfs[array_position(t.term_names, q.term)]) AS df
+                           FROM @extschema@.pg_embed_bm25_totals t
+                          WHERE t.relation = $1 AND t.terms_column = $2 AND cardinality(t.term_names) > 0) p ON true
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_term_df(regclass, name, text[]) IS 'Internal: the document frequencies of terms in a registered column.';
+
+-- The BM25 search of one column, as SQL: $1 the query's distinct terms, $2 their document
+-- frequencies, $3 the number of documents, $4 their average length, $5 k1, $6 b, $7 the terms a
+-- candidate must hold one of (GIN index), $8 the number of results. Ties go to the smaller id.
+CREATE FUNCTION pg_embed_bm25_sql(relation regclass, terms_column name, id_column name) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}'::regtype[], 'id'::text);
+    RETURN format(
+        'SELECT %1$I::bigint AS id, @extschema@.pg_embed_bm25_score(%2$I, $1, $2, $3, $4, $5, $6) AS score '
+        '  FROM %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
+        id_column, terms_column, relation);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_sql(regclass, name, name) IS 'Internal: the query pg_embed_bm25_search runs.';
+
+-- Exact top-k by MaxScore: a term's contribution to a score is below idf * (k1 + 1). The
+-- documents holding the rarest terms are scored first; their k-th score S says which common
+-- terms cannot lift a document to S together (the most frequent ones whose bounds add up to less
+-- than S). A document holding only those cannot be in the top k, so the final candidates are the
+-- documents holding one of the other terms: every document that can be in the top k is scored.
+CREATE FUNCTION pg_embed_bm25_search(
+    relation regclass,
+    query text,
+    terms_column name DEFAULT NULL,
+    id_column name DEFAULT 'id',
+    max_results int DEFAULT 10
+) RETURNS TABLE (id bigint, score float8)
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reg @extschema@.pg_embed_bm25_columns := @extschema@.pg_embed_bm25_column(relation, terms_column);
+    sql text;
+    terms text[];
+    dfs bigint[];
+    n bigint;
+    total bigint;
+    seeds int := 0;
+    seed_docs bigint := 0;
+    needed int;
+    bound float8 := 0;
+    ids bigint[];
+    scores float8[];
+BEGIN
+    IF max_results IS NULL OR max_results < 0 THEN
+        RAISE EXCEPTION 'max_results must be 0 or more, not %', coalesce(max_results::text, 'NULL')
+            USING ERRCODE = '22023', HINT = 'max_results => 10 returns the ten best documents.';
+    END IF;
+    SELECT sum(t.documents), sum(t.terms) INTO n, total
+      FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
+    IF n IS NULL THEN
+        RAISE EXCEPTION 'the BM25 statistics of %.% are missing', relation, quote_ident(reg.terms_column) USING ERRCODE = '55000',
+            HINT = format('SELECT pg_embed_bm25_recount(%L, %L);', relation::text, reg.terms_column);
+    END IF;
+    sql := @extschema@.pg_embed_bm25_sql(relation, reg.terms_column, id_column);
+    terms := @extschema@.pg_embed_bm25_query_terms(query, reg.tokenizer);
+    IF max_results = 0 OR terms IS NULL OR cardinality(terms) = 0 OR n <= 0 OR total <= 0 THEN
+        RETURN;
+    END IF;
+    -- The query's terms that some document holds, rarest first.
+    SELECT array_agg(q.term ORDER BY q.df, q.term), array_agg(q.df ORDER BY q.df, q.term) INTO terms, dfs
+      FROM unnest(terms, @extschema@.pg_embed_bm25_term_df(relation, reg.terms_column, terms)) q(term, df)
+     WHERE q.df > 0;
+    IF terms IS NULL THEN
+        RETURN;
+    END IF;
+    -- First pass: the rarest terms, up to 2,000 documents (at least one term).
+    LOOP
+        seeds := seeds + 1;
+        seed_docs := seed_docs + dfs[seeds];
+        EXIT WHEN seeds = cardinality(terms) OR seed_docs + dfs[seeds + 1] > 2000;
+    END LOOP;
+    EXECUTE format('SELECT array_agg(r.id ORDER BY r.score DESC, r.id), array_agg(r.score ORDER BY r.score DESC, r.id) FROM (%s) r', sql)
+        INTO ids, scores USING terms, dfs, n::float8, total::float8 / n, reg.k1, reg.b, terms[1:seeds], max_results;
+    IF seeds = cardinality(terms) THEN
+        needed := seeds;
+    ELSIF coalesce(cardinality(ids), 0) = max_results THEN
+        -- The most frequent terms whose bounds add up to less than the k-th score cannot make a
+        -- document's score alone; the others are needed.
+        needed := cardinality(terms);
+        LOOP
+            bound := bound + ln(1 + (n - dfs[needed] + 0.5) / (dfs[needed] + 0.5)) * (reg.k1 + 1);
+            EXIT WHEN needed = 1 OR bound >= scores[max_results] * (1 - 1e-9);
+            needed := needed - 1;
+        END LOOP;
+    ELSE
+        needed := cardinality(terms);  -- fewer than max_results documents hold the rarest terms
+    END IF;
+    IF needed > seeds THEN
+        RETURN QUERY EXECUTE sql USING terms, dfs, n::float8, total::float8 / n, reg.k1, reg.b, terms[1:needed], max_results;
+    ELSE
+        RETURN QUERY SELECT r.id, r.score FROM unnest(ids, scores) WITH ORDINALITY r(id, score, i) ORDER BY r.i;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_search(regclass, text, name, name, int) IS
+  'BM25 search of a registered terms column (NULL: the table''s only one): the max_results documents with the highest Okapi BM25 score for query (idf = ln(1 + (N - df + 0.5) / (df + 0.5)), the column''s k1 and b), best first, ties by id. Exact: every document that can be among them is scored, with the statistics of the rows this snapshot sees.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/hybrid.rs:12
 -- requires:
 --   provenance_sql
@@ -2178,11 +2268,11 @@ BEGIN
     text_weight := coalesce(text_weight, CASE rk WHEN 'bm25' THEN 0.5 ELSE 1.0 END);
     candidates := coalesce(candidates, CASE rk WHEN 'bm25' THEN 100 ELSE 40 END);
     IF k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
-       OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
+       OR vector_weight IS NULL OR NOT (text_weight >= 0 AND text_weight < 'infinity') OR NOT (vector_weight >= 0 AND vector_weight < 'infinity') THEN
         RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
                 k, coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
                 text_weight, coalesce(vector_weight::text, 'NULL')
-            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
+            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more (and finite), candidates at least 1, max_results 0 or more.',
                   HINT = 'Leave k, text_weight and candidates out for the ranker''s defaults (bm25: 5, 0.5, 100; ts_rank_cd: 60, 1.0, 40).';
     END IF;
     IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN

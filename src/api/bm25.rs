@@ -74,7 +74,26 @@ fn pg_embed_bm25_score(
     k1: f64,
     b: f64,
 ) -> f64 {
-    let query = elements(query);
+    let (query, query_nulls) = elements(query);
+    if query_nulls {
+        report(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "query terms must not be NULL",
+            None,
+            Some("pg_embed_bm25_query_terms(query) gives the terms of a query.".into()),
+        );
+    }
+    if !(documents >= 0.0 && documents.is_finite() && average_length.is_finite() && average_length >= 0.0)
+        || !(k1 >= 0.0 && k1.is_finite() && (0.0..=1.0).contains(&b))
+        || df.iter().any(|&d| d < 0)
+    {
+        report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid BM25 statistics: documents {documents}, average_length {average_length}, k1 {k1}, b {b}, or a negative df"),
+            None,
+            Some("pg_embed_bm25_search passes the statistics of a registered column.".into()),
+        );
+    }
     if query.len() != df.len() {
         report(
             PgSqlErrorCode::ERRCODE_ARRAY_ELEMENT_ERROR,
@@ -83,13 +102,13 @@ fn pg_embed_bm25_score(
             None,
         );
     }
-    let counts = bm25::term_counts(elements(terms), &query);
+    let counts = bm25::term_counts(elements(terms).0, &query);
     Corpus { documents, average_length, k1, b }.score(&counts, &df)
 }
 
-/// The bytes of a text array's non-NULL elements, in place. Terms are ASCII, the same bytes in
-/// every server encoding, so they are compared as bytes.
-fn elements<'a>(array: Array<'a, Text>) -> Vec<&'a [u8]> {
+/// The bytes of a text array's non-NULL elements, in place, and whether it held a NULL. Terms are
+/// ASCII, the same bytes in every server encoding, so they are compared as bytes.
+fn elements<'a>(array: Array<'a, Text>) -> (Vec<&'a [u8]>, bool) {
     let (mut values, mut nulls, mut n) = (std::ptr::null_mut(), std::ptr::null_mut(), 0);
     // SAFETY: pgrx handed over a detoasted text[] that lives for the call; deconstruct_array
     // points the datums into it without copying.
@@ -98,12 +117,13 @@ fn elements<'a>(array: Array<'a, Text>) -> Vec<&'a [u8]> {
         pg_sys::deconstruct_array(raw, pg_sys::TEXTOID, -1, false, pg_sys::TYPALIGN_INT as _, &mut values, &mut nulls, &mut n);
         let values = std::slice::from_raw_parts(values, n as usize);
         let nulls = std::slice::from_raw_parts(nulls, n as usize);
-        values
+        let found = values
             .iter()
             .zip(nulls)
             .filter(|(_, &null)| !null)
             .map(|(v, _)| pgrx::varlena::varlena_to_byte_slice(v.cast_mut_ptr::<pg_sys::varlena>()))
-            .collect()
+            .collect();
+        (found, nulls.contains(&true))
     }
 }
 

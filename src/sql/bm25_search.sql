@@ -45,6 +45,7 @@ SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
   FROM pg_embed_bm25_columns c
   LEFT JOIN pg_embed_bm25_totals t ON t.relation = c.relation AND t.terms_column = c.terms_column
  WHERE EXISTS (SELECT FROM pg_class r WHERE r.oid = c.relation)
+   AND pg_embed_bm25_may_read(c.relation, c.terms_column)  -- the view reads as its owner
  GROUP BY c.relation, c.terms_column, c.tokenizer, c.k1, c.b;
 GRANT SELECT ON pg_embed_bm25_indexes TO PUBLIC;
 COMMENT ON VIEW pg_embed_bm25_indexes IS

@@ -130,11 +130,11 @@ BEGIN
     text_weight := coalesce(text_weight, CASE rk WHEN 'bm25' THEN 0.5 ELSE 1.0 END);
     candidates := coalesce(candidates, CASE rk WHEN 'bm25' THEN 100 ELSE 40 END);
     IF k < 0 OR rank_normalization IS NULL OR candidates IS NULL OR candidates < 1 OR max_results IS NULL OR max_results < 0
-       OR vector_weight IS NULL OR text_weight < 0 OR vector_weight < 0 THEN
+       OR vector_weight IS NULL OR NOT (text_weight >= 0 AND text_weight < 'infinity') OR NOT (vector_weight >= 0 AND vector_weight < 'infinity') THEN
         RAISE EXCEPTION 'invalid hybrid search settings: k %, candidates %, max_results %, text_weight %, vector_weight %',
                 k, coalesce(candidates::text, 'NULL'), coalesce(max_results::text, 'NULL'),
                 text_weight, coalesce(vector_weight::text, 'NULL')
-            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more, candidates at least 1, max_results 0 or more.',
+            USING ERRCODE = '22023', DETAIL = 'k and the weights must be 0 or more (and finite), candidates at least 1, max_results 0 or more.',
                   HINT = 'Leave k, text_weight and candidates out for the ranker''s defaults (bm25: 5, 0.5, 100; ts_rank_cd: 60, 1.0, 40).';
     END IF;
     IF match IS NULL OR match NOT IN ('any', 'all', 'web') THEN

@@ -159,17 +159,61 @@ SELECT * FROM pg_embed_bm25_search('corpus', 'x', terms_column => 'body');
 SELECT pg_embed_bm25_unregister('other');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = 'other'::regclass;
 SELECT count(*) AS rows_left FROM pg_embed_bm25_totals WHERE relation = 'other'::regclass;
--- A registration whose triggers are gone is not used, and registering again replaces it.
+-- Its terms are generated with the 'words' tokenizer: registering it as 'code' is refused.
 SELECT pg_embed_bm25_register('other');
+\echo :LAST_ERROR_SQLSTATE
+-- A registration whose triggers are gone is not used, and registering again replaces it.
+SELECT pg_embed_bm25_register('other', tokenizer => 'words');
 DROP TRIGGER pg_embed_bm25_insert_terms ON other;
 SELECT * FROM pg_embed_bm25_search('other', 'x');
 \echo :LAST_ERROR_SQLSTATE
-SELECT documents FROM pg_embed_bm25_register('other');
+SELECT documents FROM pg_embed_bm25_register('other', tokenizer => 'words');
 SELECT pg_embed_bm25_triggers('other', 'terms');
 -- A registration lost (the table restored without pg_embed's tables): writes go on, with a warning.
 DELETE FROM pg_embed_bm25_columns WHERE relation = 'other'::regclass;
 INSERT INTO other VALUES (2, 'still written');
 SELECT count(*) FROM other;
+
+-- Renaming the terms column: writes go on, the registration goes, with a warning.
+CREATE TABLE renamed (id int PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED);
+INSERT INTO renamed (id, body) VALUES (1, 'before the rename');
+SELECT documents FROM pg_embed_bm25_register('renamed');
+ALTER TABLE renamed RENAME COLUMN terms TO toks;
+INSERT INTO renamed (id, body) VALUES (2, 'after the rename');
+SELECT count(*) AS registrations FROM pg_embed_bm25_columns WHERE relation = 'renamed'::regclass;
+SELECT pg_embed_bm25_unregister('renamed', 'terms');
+SELECT documents FROM pg_embed_bm25_register('renamed', 'toks');
+-- Dropping the column, or the table, drops its registration, statistics and triggers.
+ALTER TABLE renamed DROP COLUMN toks;
+SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'renamed'::regclass) AS triggers,
+       (SELECT count(*) FROM pg_embed_bm25_columns WHERE relation = 'renamed'::regclass)
+       + (SELECT count(*) FROM pg_embed_bm25_totals WHERE relation = 'renamed'::regclass)
+       + (SELECT count(*) FROM pg_embed_bm25_df WHERE relation = 'renamed'::regclass) AS rows_left;
+ALTER TABLE renamed ADD COLUMN terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED;
+SELECT documents FROM pg_embed_bm25_register('renamed');
+-- TRUNCATE under REPEATABLE READ would keep rows of changes committed since its snapshot.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+TRUNCATE renamed;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+DROP TABLE renamed;
+SELECT (SELECT count(*) FROM pg_embed_bm25_columns c WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = c.relation))
+       + (SELECT count(*) FROM pg_embed_bm25_totals t WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = t.relation))
+       + (SELECT count(*) FROM pg_embed_bm25_df f WHERE NOT EXISTS (SELECT FROM pg_class r WHERE r.oid = f.relation)) AS rows_of_dropped_tables;
+-- Not pg_embed's own tables; not a column whose name leaves no room for the triggers' names.
+SELECT pg_embed_bm25_register('pg_embed_bm25_totals', 'term_names');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE long_names (id int, a_terms_column_whose_name_is_longer_than_forty text[]);
+SELECT pg_embed_bm25_register('long_names', 'a_terms_column_whose_name_is_longer_than_forty');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE long_names;
+-- The internal scorer refuses statistics no registered column has.
+SELECT pg_embed_bm25_score('{a}', '{a,NULL}', '{1}', 10, 1, 1.2, 0.75);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_score('{a}', '{a}', '{1}', 'NaN', 1, 1.2, 0.75);
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_embed_bm25_score('{a}', '{a}', '{-1}', 10, 1, 1.2, 0.75);
+\echo :LAST_ERROR_SQLSTATE
 
 -- Hybrid search: BM25 is the text side of a table with a registered column (ranker => NULL).
 -- Data: the first 200 answers of the Python FAQ.
@@ -217,13 +261,21 @@ SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', ranker => 'okapi')
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', match => 'all');
 \echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', text_weight => 'NaN');
+\echo :LAST_ERROR_SQLSTATE
 
 -- A role that owns none of these tables may search them, and change nothing.
 CREATE ROLE bm25_intruder LOGIN;
 CREATE SCHEMA intruder AUTHORIZATION bm25_intruder;
 GRANT SELECT, INSERT ON corpus TO bm25_intruder;
+GRANT CREATE ON SCHEMA public TO bm25_intruder;
 SET ROLE bm25_intruder;
 SELECT count(*) FROM pg_embed_bm25_search('corpus', 'r7');
+-- The terms of a table it may not read (faq) are not shown to it.
+SELECT (SELECT count(*) FROM pg_embed_bm25_df WHERE relation = 'faq'::regclass) AS df_rows,
+       (SELECT count(*) FROM pg_embed_bm25_totals WHERE relation = 'faq'::regclass) AS totals_rows,
+       (SELECT count(*) FROM pg_embed_bm25_indexes WHERE relation = 'faq'::regclass) AS indexes_rows,
+       (SELECT count(*) FROM pg_embed_bm25_df WHERE relation = 'corpus'::regclass) > 0 AS sees_corpus;
 SELECT pg_embed_bm25_register('corpus', 'terms');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_embed_bm25_recount('corpus');
@@ -244,6 +296,21 @@ SELECT pg_embed_bm25_count();
 \echo :LAST_ERROR_SQLSTATE
 -- Writing to the table through its grant keeps the statistics (the trigger writes them).
 INSERT INTO corpus (id, body) VALUES (9101, 'written by the intruder');
+-- A trigger made by hand without the transition tables, over a temporary view of their name
+-- whose function would run with the extension owner's rights: refused before it is read.
+CREATE TEMP TABLE mine (id int, terms text[]);
+INSERT INTO pg_embed_bm25_columns VALUES ('pg_temp.mine'::regclass, 'terms', 'code', 1.2, 0.75);
+CREATE FUNCTION pg_temp.escalate() RETURNS text[] LANGUAGE plpgsql AS $$ BEGIN ALTER ROLE bm25_intruder SUPERUSER; RETURN '{a}'; END $$;
+CREATE TEMP VIEW pg_embed_bm25_new AS SELECT pg_temp.escalate() AS terms;
+CREATE TRIGGER forged AFTER INSERT ON mine FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_bm25_count('terms');
+INSERT INTO mine VALUES (1, '{a}');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE mine;
+-- An overload of the fold in the extension's schema, closer to the type the trigger has at hand
+-- (oid): the trigger calls its own (a bulk write folds at once).
+CREATE FUNCTION public.pg_embed_bm25_fold(relation oid, terms_column name) RETURNS void LANGUAGE plpgsql
+    AS $$ BEGIN ALTER ROLE bm25_intruder SUPERUSER; END $$;
+INSERT INTO corpus (id, body) SELECT 30000 + i, 'overload w' || i FROM generate_series(1, 1100) i;
 -- Its own table, registered, then its terms column changed to a type whose functions it could
 -- write: the trigger, which runs as the extension's owner, refuses to read it.
 CREATE TABLE intruder.own (id int, terms text[]);
@@ -253,6 +320,8 @@ ALTER TABLE intruder.own ALTER COLUMN terms TYPE varchar[];
 INSERT INTO intruder.own VALUES (2, '{a}');
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'bm25_intruder';
+DELETE FROM corpus WHERE id > 30000;
 SELECT consistent FROM pg_embed_bm25_check('corpus');
 SELECT k1 FROM pg_embed_bm25_columns WHERE relation = 'corpus'::regclass;
 SELECT documents, terms FROM pg_embed_bm25_indexes WHERE relation = 'intruder.own'::regclass;
