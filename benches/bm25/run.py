@@ -12,9 +12,9 @@ Starts a throwaway cluster (tests/reliability/cluster.py) and:
    idf = ln(1 + (N - df + 0.5) / (df + 0.5))) computed here for the same documents, and the
    ranking is scored with evaluate.py's metrics (MRR@10).
 2. Hybrid. For each model, embeds the sets through SQL (embed(body, model)), takes the vector
-   side's top 40 (ORDER BY <=>) and BM25's top 40 from SQL, chooses the fusion's k and text weight
-   on `code` (grid below, the fusion pg_embed_hybrid_search computes), then runs
-   pg_embed_hybrid_search with that setting on every set, and with its defaults.
+   side's top 40 and top 100 (ORDER BY <=>) and BM25's from SQL, chooses the fusion's k, text
+   weight and candidates on `code` (grid below, the fusion pg_embed_hybrid_search computes), then
+   runs pg_embed_hybrid_search with that setting on every set, and with its defaults.
 3. Scale. A table of --docs documents, each the first half of one benchmark document and the
    second half of another (seeded), its vector the normalised sum of theirs (all-MiniLM-L6-v2);
    GIN and HNSW indexes. Latency p50 / p99 (client wall time) of pg_embed_bm25_search and
@@ -256,7 +256,7 @@ def scale(conn, sets, n_docs, rounds):
     conn.execute("CREATE TEMP TABLE basev AS SELECT id, embedding FROM bm25_code UNION ALL "
                  "SELECT id + 1000000, embedding FROM bm25_faq")
     t0 = time.perf_counter()
-    conn.execute("INSERT INTO big SELECT m.id, m.body, l2_normalize(x.embedding + y.embedding) "
+    conn.execute("INSERT INTO big (id, body, embedding) SELECT m.id, m.body, l2_normalize(x.embedding + y.embedding) "
                  "FROM mix m JOIN basev x ON x.id = m.a JOIN basev y ON y.id = m.b")
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -331,8 +331,8 @@ def writes(conn, rounds, per_round=500):
     out = {c: {"single_row_insert_us_p50": 1e6 * pct(single[c], 50),
                "single_row_insert_us_p99": 1e6 * pct(single[c], 99),
                "insert_select_us_per_row": 1e6 * statistics.median(bulk[c])} for c in configs}
-    out["registered totals rows after"] = conn.execute(
-        "SELECT total_rows FROM pg_embed_bm25_indexes WHERE relation = 'w_reg'::regclass").fetchone()[0]
+    out["registered change_rows after"] = conn.execute(
+        "SELECT change_rows FROM pg_embed_bm25_indexes WHERE relation = 'w_reg'::regclass").fetchone()[0]
     out["registered consistent"] = conn.execute("SELECT consistent FROM pg_embed_bm25_check('w_reg')").fetchone()[0]
     for c, v in out.items():
         print(f"writes {c}: {v}", flush=True)
@@ -434,9 +434,10 @@ def main():
                 results["hybrid"][m] = hybrid(conn, sets, m)
         if "scale" in a.parts:
             results["scale"] = scale(conn, sets, a.docs, a.rounds)
-    with open(a.out, "w") as f:
-        json.dump(results, f, indent=1)
+    with open(a.out + ".tmp", "w") as f:  # a failed dump leaves the old results whole
+        json.dump(results, f, indent=1, default=float)
         f.write("\n")
+    os.replace(a.out + ".tmp", a.out)
     print(f"wrote {a.out}")
 
 
