@@ -45,27 +45,6 @@ GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/routing.rs:97
--- requires:
---   user_models_table
-
--- Routing pins: one model per role per database, written only by pg_embed_reselect().
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/api/cache.rs:36
 -- requires:
 --   user_models_table
@@ -89,6 +68,27 @@ COMMENT ON TABLE pg_embed_cache IS
 REVOKE ALL ON pg_embed_cache FROM PUBLIC;
 -- embed_admin may read and empty the table, not write rows of its own choosing.
 GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/routing.rs:97
+-- requires:
+--   user_models_table
+
+-- Routing pins: one model per role per database, written only by pg_embed_reselect().
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1566,43 +1566,46 @@ CREATE TABLE pg_embed_bm25_df (
 COMMENT ON TABLE pg_embed_bm25_df IS
   'Internal: how many documents of a registered column hold each term (plus the changes in pg_embed_bm25_totals).';
 
+-- No planner statistics of the terms themselves: row-level security hides rows, and a role's
+-- EXPLAIN would show estimates drawn from terms of tables it may not read.
+ALTER TABLE pg_embed_bm25_totals ALTER COLUMN term_names SET STATISTICS 0;
+ALTER TABLE pg_embed_bm25_df ALTER COLUMN term SET STATISTICS 0;
+
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_columns', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_totals', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_bm25_df', '');
 
 -- A role sees the rows of the tables whose terms it may read (their terms and frequencies are
--- the table's data); a table's owner (or a member of the owning role) may write the rows of its
--- table, through pg_embed_bm25_register, _recount and _unregister. The triggers write as the
--- extension's owner.
+-- the table's data). Nobody but the extension's owner writes them: the triggers and the
+-- SECURITY DEFINER steps of pg_embed_bm25_register, _recount and _unregister, each of which
+-- checks that the table's state is one only its owner could have made. (With no write privilege
+-- a role can take no lock on them that stalls writers.)
 CREATE FUNCTION pg_embed_bm25_owns(relation regclass) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce((SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = $1), false)
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_owns(regclass) IS 'Internal: whether the current role owns the relation (or is a member of its owner).';
--- Whether the current role may read a terms column: SELECT on the table or on the column. (NULL,
--- so false, for a table or column that no longer exists.) Inlined into the policies below, so
+-- Whether the current role may read a terms column: SELECT on the table or on the column, and no
+-- row-level security of the table applies to it (the statistics count every row, so they would
+-- show the terms of rows hidden from it). NULL, so false, for a table or column that no longer
+-- exists. Inlined into the policies below, so
 -- every name is qualified instead of a fixed search_path.
 CREATE FUNCTION pg_embed_bm25_may_read(relation regclass, terms_column name) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT pg_catalog.has_table_privilege($1, 'SELECT')
-        OR pg_catalog.has_column_privilege($1, (SELECT a.attnum FROM pg_catalog.pg_attribute a
-                                                 WHERE a.attrelid OPERATOR(pg_catalog.=) $1
-                                                   AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped), 'SELECT')
+    SELECT (pg_catalog.has_table_privilege($1, 'SELECT')
+            OR pg_catalog.has_column_privilege($1, (SELECT a.attnum FROM pg_catalog.pg_attribute a
+                                                     WHERE a.attrelid OPERATOR(pg_catalog.=) $1
+                                                       AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped), 'SELECT'))
+       AND NOT pg_catalog.row_security_active($1)
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_may_read(regclass, name) IS 'Internal: whether the current role may read a terms column (SELECT on its table or on it).';
 ALTER TABLE pg_embed_bm25_columns ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pg_embed_bm25_totals ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pg_embed_bm25_df ENABLE ROW LEVEL SECURITY;
 CREATE POLICY columns_read ON pg_embed_bm25_columns FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
-CREATE POLICY columns_owner ON pg_embed_bm25_columns FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
 CREATE POLICY totals_read ON pg_embed_bm25_totals FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
-CREATE POLICY totals_owner ON pg_embed_bm25_totals FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
 CREATE POLICY df_read ON pg_embed_bm25_df FOR SELECT USING (@extschema@.pg_embed_bm25_may_read(relation, terms_column));
-CREATE POLICY df_owner ON pg_embed_bm25_df FOR ALL
-    USING (@extschema@.pg_embed_bm25_owns(relation)) WITH CHECK (@extschema@.pg_embed_bm25_owns(relation));
-GRANT SELECT, INSERT, DELETE ON pg_embed_bm25_columns, pg_embed_bm25_totals, pg_embed_bm25_df TO PUBLIC;
+GRANT SELECT ON pg_embed_bm25_columns, pg_embed_bm25_totals, pg_embed_bm25_df TO PUBLIC;
 
 -- The change a set of rows makes to a column's statistics, as SQL over "ch (sign, terms)": the
 -- number of documents, of terms, and the terms whose document frequency changes, with the change.
@@ -1618,37 +1621,116 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_delta_sql(text) IS 'Internal: the change rows make to BM25 statistics, as SQL.';
 
--- Replaces a column's statistics with a count of the table (the caller holds a lock that keeps
--- writers out). Returns the documents and terms counted.
+-- Whether this session holds a lock on the relation that keeps its writers out (SHARE ROW
+-- EXCLUSIVE or stronger: the table's owner, and roles it let UPDATE, DELETE, TRUNCATE, create
+-- triggers or reference it, can take one; so this alone proves nothing about the caller).
+CREATE FUNCTION pg_embed_bm25_locked(relation regclass) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pg_locks l
+                    WHERE l.locktype = 'relation' AND l.pid = pg_backend_pid() AND l.granted AND l.relation = $1
+                      AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                      AND l.mode IN ('ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock'))
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_locked(regclass) IS 'Internal: whether this session holds a lock that keeps the relation''s writers out.';
+
+-- Whether a relation is a plain, permanent table outside any inheritance tree: reading it runs
+-- nothing its owner wrote (a view's query, a foreign table's wrapper would), and statement
+-- triggers on it see every change.
+CREATE FUNCTION pg_embed_bm25_plain(relation regclass) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT FROM pg_class c WHERE c.oid = $1 AND c.relkind = 'r' AND c.relpersistence <> 't')
+       AND NOT EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = $1 OR i.inhrelid = $1)
+       AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = $1 AND d.deptype = 'e')
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_plain(regclass) IS 'Internal: whether a relation is a plain permanent table outside inheritance trees and extensions.';
+
+
+-- The comment pg_embed_bm25_register and _recount put on a column's insert trigger: it names
+-- their transaction's 64-bit id, which no other transaction ever has. Only the table's owner may
+-- comment on its triggers, so a SECURITY DEFINER step that finds its own transaction's stamp
+-- there acts for the owner.
+CREATE FUNCTION pg_embed_bm25_stamp() RETURNS text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'BM25 statistics of this column kept by pg_embed; registered or recounted by transaction ' || pg_current_xact_id()
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_stamp() IS 'Internal: the comment that proves this transaction was the table owner''s (names the 64-bit transaction id).';
+
+-- The comment left once the count is stored: no transaction's stamp.
+CREATE FUNCTION pg_embed_bm25_stamp_spent() RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 'BM25 statistics of this column kept by pg_embed (pg_embed_bm25_indexes)'::text
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_stamp_spent() IS 'Internal: the comment on a registered column''s insert trigger between registrations and recounts.';
+
+-- Whether the column's four triggers are as pg_embed_bm25_register makes them and this
+-- transaction stamped them (COMMENT ON TRIGGER, which only the table's owner may run).
+CREATE FUNCTION pg_embed_bm25_enabled_here(relation regclass, terms_column name) RETURNS boolean
+LANGUAGE sql VOLATILE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_bm25_triggers($1, $2) = 4
+       AND EXISTS (SELECT FROM pg_trigger g JOIN pg_description d
+                                 ON d.objoid = g.oid AND d.classoid = 'pg_trigger'::regclass AND d.objsubid = 0
+                    WHERE g.tgrelid = $1 AND g.tgname = 'pg_embed_bm25_insert_' || $2
+                      AND g.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
+                      AND d.description = @extschema@.pg_embed_bm25_stamp())
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_enabled_here(regclass, name) IS 'Internal: whether the column''s four BM25 triggers are intact and this transaction (so the table''s owner) stamped them.';
+
+-- Stores a count of a registered column as its statistics, as the extension's owner (nobody
+-- else writes them): only for the table's owner, proven by the stamp it put on the column's
+-- trigger in this transaction, on a plain table it holds locked against writers. It reads no table of the
+-- caller's: pg_embed_bm25_census counts as the caller.
+CREATE FUNCTION pg_embed_bm25_store(relation regclass, terms_column name, documents bigint, terms bigint,
+                                    term_names text[], term_dfs bigint[]) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF relation IS NULL OR terms_column IS NULL OR documents IS NULL OR terms IS NULL OR term_names IS NULL OR term_dfs IS NULL
+       OR NOT @extschema@.pg_embed_bm25_locked(relation) OR NOT @extschema@.pg_embed_bm25_plain(relation)
+       OR NOT @extschema@.pg_embed_bm25_enabled_here(relation, terms_column)
+       OR NOT EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2) THEN
+        RAISE EXCEPTION 'pg_embed_bm25_store(%, %) needs a registered column whose triggers this transaction stamped, on a table it has locked', relation, terms_column
+            USING ERRCODE = '55000', HINT = 'pg_embed_bm25_recount(table) counts the table and stores the count.';
+    END IF;
+    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
+    INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (relation, terms_column, documents, terms);
+    INSERT INTO @extschema@.pg_embed_bm25_df SELECT relation, terms_column, u.term, u.df
+      FROM unnest(term_names, term_dfs) u(term, df);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_store(regclass, name, bigint, bigint, text[], bigint[]) IS
+  'Internal: stores the count of a registered column as its BM25 statistics (runs as the extension''s owner; only for the owner who stamped the triggers in this transaction).';
+
+-- Counts a registered column (as the caller: the table's owner, who has it locked and stamped its
+-- triggers in this transaction) and stores the count. Returns the documents and terms counted.
 CREATE FUNCTION pg_embed_bm25_census(relation regclass, terms_column name, OUT documents bigint, OUT terms bigint)
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     total record;
 BEGIN
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', terms_column, relation))
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM ONLY %s', terms_column, relation))
         INTO total;
-    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
-    INSERT INTO @extschema@.pg_embed_bm25_totals VALUES (relation, terms_column, total.documents, total.terms);
-    INSERT INTO @extschema@.pg_embed_bm25_df SELECT relation, terms_column, u.term, u.df
-      FROM unnest(total.term_names, total.term_dfs) u(term, df);
+    PERFORM @extschema@.pg_embed_bm25_store(relation, terms_column, total.documents, total.terms, total.term_names, total.term_dfs);
     documents := total.documents;
     terms := total.terms;
 END
 $$;
-COMMENT ON FUNCTION pg_embed_bm25_census(regclass, name) IS 'Internal: counts a terms column''s documents, terms and document frequencies (reads the whole table) and stores them.';
+COMMENT ON FUNCTION pg_embed_bm25_census(regclass, name) IS 'Internal: counts a terms column''s documents, terms and document frequencies (reads the whole table, as the caller) and stores them.';
 
--- Folds a column's rows of changes into one row and pg_embed_bm25_df.
+-- Folds a column's rows of changes into one row and pg_embed_bm25_df. Rows another session is
+-- folding are skipped; the frequencies are written in term order, so two sessions folding at once
+-- lock them in the same order.
 CREATE FUNCTION pg_embed_bm25_fold(relation regclass, terms_column name) RETURNS void
 LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
     WITH gone AS (
-        DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2
+        DELETE FROM @extschema@.pg_embed_bm25_totals t
+         WHERE t.ctid = ANY (ARRAY(SELECT l.ctid FROM @extschema@.pg_embed_bm25_totals l
+                                    WHERE l.relation = $1 AND l.terms_column = $2 FOR UPDATE SKIP LOCKED))
         RETURNING t.documents, t.terms, t.term_names, t.term_dfs),
     kept AS (
         INSERT INTO @extschema@.pg_embed_bm25_totals (relation, terms_column, documents, terms)
         SELECT $1, $2, sum(g.documents), sum(g.terms) FROM gone g HAVING count(*) > 0)
     INSERT INTO @extschema@.pg_embed_bm25_df AS f
-    SELECT $1, $2, u.term, sum(u.df) FROM gone g, unnest(g.term_names, g.term_dfs) u(term, df) GROUP BY u.term
+    SELECT $1, $2, u.term, sum(u.df) FROM gone g, unnest(g.term_names, g.term_dfs) u(term, df) GROUP BY u.term ORDER BY u.term
     ON CONFLICT (relation, terms_column, term) DO UPDATE SET df = f.df + excluded.df
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_fold(regclass, name) IS 'Internal: folds a column''s BM25 changes into one row and pg_embed_bm25_df.';
@@ -1656,7 +1738,7 @@ REVOKE ALL ON FUNCTION pg_embed_bm25_fold(regclass, name) FROM PUBLIC;
 
 -- The statement trigger on a registered table (one argument: the terms column). Appends the
 -- statement's change to pg_embed_bm25_totals; folds a column's rows when there are more than 64
--- or the change names more than 1,000 terms, and no other session is folding them.
+-- or the change names more than 1,000 terms (rows another session is folding are left to it).
 CREATE FUNCTION pg_embed_bm25_count() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -1675,6 +1757,7 @@ BEGIN
     -- relation of the caller's, read with the extension owner's rights.
     SELECT g.tgfoid, g.tgnewtable, g.tgoldtable INTO trig FROM pg_trigger g WHERE g.tgrelid = TG_RELID AND g.tgname = TG_NAME;
     IF trig.tgfoid IS DISTINCT FROM '@extschema@.pg_embed_bm25_count()'::regprocedure
+       OR TG_NAME IS DISTINCT FROM 'pg_embed_bm25_' || lower(TG_OP) || '_' || TG_ARGV[0]
        OR (TG_OP IN ('INSERT', 'UPDATE') AND trig.tgnewtable IS DISTINCT FROM 'pg_embed_bm25_new')
        OR (TG_OP IN ('UPDATE', 'DELETE') AND trig.tgoldtable IS DISTINCT FROM 'pg_embed_bm25_old') THEN
         RAISE EXCEPTION 'trigger % on % was not made by pg_embed_bm25_register', quote_ident(TG_NAME), TG_RELID::regclass
@@ -1710,7 +1793,7 @@ BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         -- TRUNCATE empties the table whatever the snapshot; under REPEATABLE READ the rows of
         -- changes that other sessions committed since the snapshot would survive it.
-        IF current_setting('transaction_isolation') <> 'read committed' THEN
+        IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
             RAISE EXCEPTION 'TRUNCATE of %, whose column % is registered for BM25, needs READ COMMITTED', TG_RELID::regclass, quote_ident(col)
                 USING ERRCODE = '0A000', HINT = 'Run the TRUNCATE in a READ COMMITTED transaction, or DELETE the rows.';
         END IF;
@@ -1734,11 +1817,15 @@ BEGIN
     -- cannot fail a writer's later statement with a serialization error.
     -- A large change (a bulk load) is folded at once: a search looks its terms up in every row
     -- of changes.
-    IF current_setting('transaction_isolation') = 'read committed'
+    IF current_setting('transaction_isolation') IN ('read committed', 'read uncommitted')  -- the same in PostgreSQL
        AND (cardinality(delta.term_names) > 1000
             OR (SELECT count(*) FROM (SELECT FROM @extschema@.pg_embed_bm25_totals t
                                        WHERE t.relation = TG_RELID AND t.terms_column = col LIMIT 65) s) > 64)
-       AND pg_try_advisory_xact_lock(hashtext('pg_embed_bm25'), hashtext(TG_RELID::oid::text || '.' || col)) THEN
+       -- One transaction folds a column at a time (two that each hold the frequencies of a
+       -- fold could deadlock on a second): the column's registration row is the gate, and
+       -- only the extension's owner may lock it.
+       AND EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = TG_RELID AND c.terms_column = col
+                   FOR NO KEY UPDATE SKIP LOCKED) THEN
         PERFORM @extschema@.pg_embed_bm25_fold(TG_RELID::regclass, col);
     END IF;
     RETURN NULL;
@@ -1749,15 +1836,25 @@ $$;
 COMMENT ON FUNCTION pg_embed_bm25_count() IS
   'Internal: the statement trigger that keeps a registered column''s BM25 totals (writes as the extension''s owner, only the rows of the table it fires on).';
 
--- How many of a column's four BM25 triggers (insert, update, delete, truncate) are on the table
--- and enabled.
+-- Whether a column's four BM25 triggers (insert, update, delete, truncate) are on the table as
+-- pg_embed_bm25_register made them, and no other trigger of pg_embed_bm25_count for it: a role
+-- with the TRIGGER privilege could replace one (CREATE OR REPLACE TRIGGER ... WHEN (false)).
 CREATE FUNCTION pg_embed_bm25_triggers(relation regclass, terms_column name) RETURNS int
 LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT count(*)::int FROM pg_trigger g
+    SELECT CASE WHEN bool_and(
+               g.tgenabled IN ('A', 'O') AND g.tgqual IS NULL AND g.tgattr::text = ''
+               AND CASE g.tgname::text
+                   WHEN 'pg_embed_bm25_insert_' || $2 THEN g.tgtype = 4 AND g.tgnewtable = 'pg_embed_bm25_new' AND g.tgoldtable IS NULL
+                   WHEN 'pg_embed_bm25_update_' || $2 THEN g.tgtype = 16 AND g.tgnewtable = 'pg_embed_bm25_new' AND g.tgoldtable = 'pg_embed_bm25_old'
+                   WHEN 'pg_embed_bm25_delete_' || $2 THEN g.tgtype = 8 AND g.tgnewtable IS NULL AND g.tgoldtable = 'pg_embed_bm25_old'
+                   WHEN 'pg_embed_bm25_truncate_' || $2 THEN g.tgtype = 32 AND g.tgnewtable IS NULL AND g.tgoldtable IS NULL
+                   ELSE false END)
+                THEN count(*)::int ELSE 0 END
+      FROM pg_trigger g
      WHERE g.tgrelid = $1 AND g.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
-       AND g.tgargs = convert_to($2, 'UTF8') || '\x00'::bytea AND g.tgenabled <> 'D'
+       AND g.tgargs = convert_to($2, current_setting('server_encoding')) || '\x00'::bytea
 $$;
-COMMENT ON FUNCTION pg_embed_bm25_triggers(regclass, name) IS 'Internal: the number of enabled BM25 triggers of a terms column (4 when its statistics are kept).';
+COMMENT ON FUNCTION pg_embed_bm25_triggers(regclass, name) IS 'Internal: 4 when a terms column has its four BM25 triggers exactly as pg_embed_bm25_register made them (AFTER ... FOR EACH STATEMENT, transition tables, enabled, no WHEN) and no other, else 0 or fewer.';
 
 -- The registration of a table's terms column (terms_column NULL: its only one); raises with a
 -- hint when there is none, several, or the triggers are gone.
@@ -1772,7 +1869,11 @@ BEGIN
     END IF;
     SELECT count(*) INTO n FROM @extschema@.pg_embed_bm25_columns c
      WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
-    IF n = 0 THEN
+    IF n = 0 AND row_security_active(relation) THEN
+        RAISE EXCEPTION 'BM25 statistics of % are not shown to a role under its row-level security', relation
+            USING ERRCODE = '42501', DETAIL = 'They count every row, so they would show the terms of rows hidden from you.',
+                  HINT = 'Search as the table''s owner or a role that bypasses its row-level security, or use vector search.';
+    ELSIF n = 0 THEN
         RAISE EXCEPTION '% has no column registered for BM25%', relation,
                 CASE WHEN terms_column IS NOT NULL THEN format(' named %I', terms_column) ELSE '' END
             USING ERRCODE = '55000',
@@ -1784,8 +1885,14 @@ BEGIN
     END IF;
     SELECT * INTO found FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND (c.terms_column = $2 OR $2 IS NULL);
     PERFORM @extschema@.pg_embed_check_column(relation, found.terms_column, ARRAY['text[]'::regtype], 'terms'::text);
-    IF @extschema@.pg_embed_bm25_triggers(relation, found.terms_column) < 4 THEN
-        RAISE EXCEPTION 'the BM25 statistics of %.% are not kept: its triggers are missing or disabled', relation, quote_ident(found.terms_column)
+    -- Writes through a parent or to a child do not fire the table's statement triggers.
+    IF EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation OR i.inhrelid = relation) THEN
+        RAISE EXCEPTION 'the BM25 statistics of % are not kept: it became part of an inheritance tree or partitioned table', relation
+            USING ERRCODE = '0A000',
+                  HINT = format('Detach it (ALTER TABLE ... NO INHERIT, DETACH PARTITION), or SELECT pg_embed_bm25_unregister(%L, %L);', relation::text, found.terms_column);
+    END IF;
+    IF @extschema@.pg_embed_bm25_triggers(relation, found.terms_column) <> 4 THEN
+        RAISE EXCEPTION 'the BM25 statistics of %.% are not kept: its triggers are missing, disabled, changed or more than four', relation, quote_ident(found.terms_column)
             USING ERRCODE = '55000',
                   HINT = format('Register it again (this recreates the triggers and counts the table): SELECT pg_embed_bm25_register(%L, %L);',
                                 relation::text, found.terms_column);
@@ -1803,12 +1910,58 @@ DECLARE
 BEGIN
     FOR g IN SELECT t.tgname FROM pg_trigger t
               WHERE t.tgrelid = relation AND t.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
-                AND t.tgargs = convert_to(terms_column, 'UTF8') || '\x00'::bytea LOOP
+                AND t.tgargs = convert_to(terms_column, current_setting('server_encoding')) || '\x00'::bytea LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', g.tgname, relation);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_drop_triggers(regclass, name) IS 'Internal: drops the BM25 triggers of a terms column.';
+
+-- Records a column's registration, as the extension's owner (pg_embed_bm25_census then counts
+-- it as the caller): only when the column's four triggers are on the table as registration
+-- makes them, stamped by this transaction (COMMENT ON TRIGGER, which only the table's owner may
+-- run; pg_embed_bm25_stamp), the table is a plain
+-- one, this session holds a lock keeping the table's writers out, and the column has no
+-- registration yet (pg_embed_bm25_register forgets a broken one first).
+CREATE FUNCTION pg_embed_bm25_adopt(relation regclass, terms_column name, tokenizer text, k1 float8, b float8) RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF relation IS NULL OR terms_column IS NULL OR NOT @extschema@.pg_embed_bm25_locked(relation)
+       OR NOT @extschema@.pg_embed_bm25_plain(relation)
+       OR NOT @extschema@.pg_embed_bm25_enabled_here(relation, terms_column)
+       OR EXISTS (SELECT FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2) THEN
+        RAISE EXCEPTION 'pg_embed_bm25_adopt(%, %) needs the column''s four triggers, stamped by this transaction, on a table it has locked, and no registration yet', relation, terms_column
+            USING ERRCODE = '55000', HINT = 'pg_embed_bm25_register(table, terms_column) creates them.';
+    END IF;
+    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
+    INSERT INTO @extschema@.pg_embed_bm25_columns AS c VALUES (relation, terms_column, tokenizer, k1, b);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_adopt(regclass, name, text, float8, float8) IS
+  'Internal: records and counts a registration whose triggers pg_embed_bm25_register made (runs as the extension''s owner; checks the table''s state).';
+
+-- Deletes a column's registration and statistics, as the extension's owner: only when none of
+-- its triggers is left on the table (DROP TRIGGER, which only the table's owner may run), so it
+-- removes nothing a search could still use.
+CREATE FUNCTION pg_embed_bm25_forget(relation regclass, terms_column name) RETURNS boolean
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF relation IS NULL OR terms_column IS NULL
+       OR EXISTS (SELECT FROM pg_trigger g
+                   WHERE g.tgrelid = $1 AND g.tgfoid = '@extschema@.pg_embed_bm25_count()'::regprocedure
+                     AND g.tgargs = convert_to($2, current_setting('server_encoding')) || '\x00'::bytea) THEN
+        RAISE EXCEPTION 'pg_embed_bm25_forget(%, %) needs the column''s triggers dropped first', relation, terms_column
+            USING ERRCODE = '55000', HINT = 'pg_embed_bm25_unregister(table, terms_column) drops them.';
+    END IF;
+    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
+    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
+    RETURN FOUND;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_bm25_forget(regclass, name) IS
+  'Internal: deletes the registration and statistics of a column whose triggers are gone (runs as the extension''s owner; checks the table''s state).';
 
 CREATE FUNCTION pg_embed_bm25_register(
     relation regclass,
@@ -1847,12 +2000,12 @@ BEGIN
             USING ERRCODE = '22023', DETAIL = format('Its expression: %s', expr),
                   HINT = 'Register it with the tokenizer of its expression: tokenizer => ''words'' or ''code''.';
     END IF;
-    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = relation;
-    IF kind <> 'r' OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation)
+    SELECT c.relkind INTO kind FROM pg_class c WHERE c.oid = relation AND c.relpersistence <> 't';
+    IF kind IS DISTINCT FROM 'r' OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhparent = relation OR i.inhrelid = relation)
        OR EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = relation AND d.deptype = 'e')
        OR @extschema@.pg_embed_citus_keys(relation) IS NOT NULL THEN
         RAISE EXCEPTION 'BM25 statistics cannot be kept for %', relation USING ERRCODE = '0A000',
-            DETAIL = 'Only a plain table without partitions, inheritance children or Citus distribution (statement triggers on it see every change), and not one of an extension.',
+            DETAIL = 'Only a plain table, not temporary, not a partition, without partitions, inheritance parents or children or Citus distribution (statement triggers on it see every change), and not one of an extension.',
             HINT = 'Register a plain table.';
     END IF;
     IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
@@ -1870,7 +2023,7 @@ BEGIN
                           relation::text, terms_column);
     END IF;
     PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
-    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
+    PERFORM @extschema@.pg_embed_bm25_forget(relation, terms_column);
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_bm25_new '
                    'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_bm25_count(%L)',
                    'pg_embed_bm25_insert_' || terms_column, relation, terms_column);
@@ -1887,8 +2040,13 @@ BEGIN
                    'ENABLE ALWAYS TRIGGER %4$I, ENABLE ALWAYS TRIGGER %5$I', relation,
                    'pg_embed_bm25_insert_' || terms_column, 'pg_embed_bm25_update_' || terms_column,
                    'pg_embed_bm25_delete_' || terms_column, 'pg_embed_bm25_truncate_' || terms_column);
-    INSERT INTO @extschema@.pg_embed_bm25_columns VALUES (relation, terms_column, tokenizer, k1, b);
+    EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', 'pg_embed_bm25_insert_' || terms_column, relation, @extschema@.pg_embed_bm25_stamp());
+    PERFORM @extschema@.pg_embed_bm25_adopt(relation, terms_column, tokenizer, k1, b);
+    -- Counted as the caller (the owner): a query planned on the table may run its owner's
+    -- functions (index expressions, statistics).
     SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, terms_column) s;
+    -- The stamp is spent: later code of this transaction (a trigger someone else wrote) cannot use it.
+    EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', 'pg_embed_bm25_insert_' || terms_column, relation, @extschema@.pg_embed_bm25_stamp_spent());
 END
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_register(regclass, name, text, float8, float8) IS
@@ -1905,10 +2063,7 @@ BEGIN
             HINT = 'Only the table''s owner (or a member of its role) may unregister it.';
     END IF;
     PERFORM @extschema@.pg_embed_bm25_drop_triggers(relation, terms_column);
-    DELETE FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_df f WHERE f.relation = $1 AND f.terms_column = $2;
-    DELETE FROM @extschema@.pg_embed_bm25_columns c WHERE c.relation = $1 AND c.terms_column = $2;
-    RETURN FOUND;
+    RETURN @extschema@.pg_embed_bm25_forget(relation, terms_column);
 END
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_unregister(regclass, name) IS
@@ -1924,7 +2079,10 @@ BEGIN
             HINT = 'Only the table''s owner (or a member of its role) may recount it.';
     END IF;
     EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', relation);
+    -- Stamped by this transaction (only the owner may): what lets the count be stored as the owner's.
+    EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', 'pg_embed_bm25_insert_' || reg.terms_column, relation, @extschema@.pg_embed_bm25_stamp());
     SELECT s.documents, s.terms INTO documents, terms FROM @extschema@.pg_embed_bm25_census(relation, reg.terms_column) s;
+    EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', 'pg_embed_bm25_insert_' || reg.terms_column, relation, @extschema@.pg_embed_bm25_stamp_spent());
 END
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_recount(regclass, name) IS
@@ -1943,7 +2101,7 @@ BEGIN
         SELECT c.relation::oid AS relid, c.terms_column, d.object_type
           FROM @extschema@.pg_embed_bm25_columns c
           JOIN pg_event_trigger_dropped_objects() d ON d.classid = 'pg_class'::regclass AND d.objid = c.relation::oid
-         WHERE d.object_type = 'table'
+         WHERE d.object_type IN ('table', 'view', 'materialized view', 'foreign table')
             OR (d.object_type = 'table column'
                 AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.relation AND a.attname = c.terms_column AND NOT a.attisdropped))
     LOOP
@@ -1980,7 +2138,7 @@ DECLARE
 BEGIN
     SELECT sum(t.documents)::bigint, sum(t.terms)::bigint INTO kept_documents, kept_terms
       FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', reg.terms_column, relation))
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM ONLY %s', reg.terms_column, relation))
         INTO counted;
     counted_documents := counted.documents;
     counted_terms := counted.terms;
@@ -2005,7 +2163,7 @@ $$;
 COMMENT ON FUNCTION pg_embed_bm25_check(regclass, name) IS
   'Compares the BM25 statistics kept for a column (documents, terms, each term''s document frequency) with a count of the table (reads the whole table); consistent = they agree.';
 
-CREATE VIEW pg_embed_bm25_indexes AS
+CREATE VIEW pg_embed_bm25_indexes WITH (security_barrier) AS
 SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
        sum(t.documents)::bigint AS documents, sum(t.terms)::bigint AS terms,
        sum(t.terms)::float8 / nullif(sum(t.documents), 0) AS average_length,
@@ -2042,7 +2200,7 @@ BEGIN
     PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}'::regtype[], 'id'::text);
     RETURN format(
         'SELECT %1$I::bigint AS id, @extschema@.pg_embed_bm25_score(%2$I, $1, $2, $3, $4, $5, $6) AS score '
-        '  FROM %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
+        '  FROM ONLY %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
         id_column, terms_column, relation);
 END
 $$;

@@ -14,7 +14,8 @@ Starts a throwaway cluster (tests/reliability/cluster.py) and:
 2. Hybrid. For each model, embeds the sets through SQL (embed(body, model)), takes the vector
    side's top 40 and top 100 (ORDER BY <=>) and BM25's from SQL, chooses the fusion's k, text
    weight and candidates on `code` (grid below, the fusion pg_embed_hybrid_search computes), then
-   runs pg_embed_hybrid_search with that setting on every set, and with its defaults.
+   runs pg_embed_hybrid_search with that setting on every set, and with its defaults (with a
+   95% paired-bootstrap interval of each against the vector side, evaluate.py's).
 3. Scale. A table of --docs documents, each the first half of one benchmark document and the
    second half of another (seeded), its vector the normalised sum of theirs (all-MiniLM-L6-v2);
    GIN and HNSW indexes. Latency p50 / p99 (client wall time) of pg_embed_bm25_search and
@@ -42,7 +43,7 @@ ROOT = os.path.join(HERE, "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "reliability"))
 sys.path.insert(0, os.path.join(ROOT, "benches", "accuracy"))
 from cluster import Cluster  # noqa: E402
-from evaluate import SETS, bm25_tokens, load_set, score_run  # noqa: E402
+from evaluate import SETS, bm25_tokens, load_set, retention_interval, score_run  # noqa: E402
 
 K1, B = 1.2, 0.75
 DEPTH = 100
@@ -209,8 +210,8 @@ def hybrid(conn, sets, model):
            "sets": {}}
     for name, s in sets.items():
         vec, _ = rankings[name]
-        entry = {"bm25": score_run(s["bm25"], s["qrels"])[0]["mrr@10"],
-                 "vector": score_run(vec, s["qrels"])[0]["mrr@10"]}
+        (vector_metrics, vector_ranks) = score_run(vec, s["qrels"])
+        entry = {"bm25": score_run(s["bm25"], s["qrels"])[0]["mrr@10"], "vector": vector_metrics["mrr@10"]}
         chosen = "k => %s, text_weight => %s, candidates => %s, " % (k, w, c)
         for label, settings in (("hybrid (chosen)", chosen), ("hybrid (defaults)", "")):
             ranking, times = {}, []
@@ -220,8 +221,11 @@ def hybrid(conn, sets, model):
                                  (s["table"], text, s["qv"][qid]))
                 times.append(dt)
                 ranking[qid] = [s["name_of"][i] for i, in rows]
-            entry[label] = score_run(ranking, s["qrels"])[0]["mrr@10"]
+            metrics, ranks = score_run(ranking, s["qrels"])
+            entry[label] = metrics["mrr@10"]
             entry[label + " ms p50"] = 1000 * pct(times, 50)
+            # 95% paired bootstrap of the ratio to the vector side (2,000 resamples of the queries)
+            entry[label + " / vector, 95% interval"] = retention_interval(vector_ranks, ranks)
         if name == TUNE_SET:
             entry["python fusion of the SQL lists (check)"] = score_run(
                 fuse(cut(vec, c), cut(rankings[name][1], c), k, w), s["qrels"])[0]["mrr@10"]
@@ -229,7 +233,10 @@ def hybrid(conn, sets, model):
         out["sets"][name] = entry
         print(f"hybrid {model} {name}: BM25 {entry['bm25']:.3f}, vector {entry['vector']:.3f}, "
               f"hybrid (k {k}, w {w}, c {c}) {entry['hybrid (chosen)']:.3f}, defaults {entry['hybrid (defaults)']:.3f}, "
-              f"ratio {entry['hybrid / max(bm25, vector)']:.3f}", flush=True)
+              f"ratio {entry['hybrid / max(bm25, vector)']:.3f}, / vector 95% "
+              f"{entry['hybrid (chosen) / vector, 95% interval'][0]:.3f}-{entry['hybrid (chosen) / vector, 95% interval'][1]:.3f} "
+              f"(defaults {entry['hybrid (defaults) / vector, 95% interval'][0]:.3f}-"
+              f"{entry['hybrid (defaults) / vector, 95% interval'][1]:.3f})", flush=True)
     return out
 
 

@@ -11,7 +11,7 @@ DECLARE
 BEGIN
     SELECT sum(t.documents)::bigint, sum(t.terms)::bigint INTO kept_documents, kept_terms
       FROM @extschema@.pg_embed_bm25_totals t WHERE t.relation = $1 AND t.terms_column = reg.terms_column;
-    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM %s', reg.terms_column, relation))
+    EXECUTE @extschema@.pg_embed_bm25_delta_sql(format('SELECT 1 AS sign, %I AS terms FROM ONLY %s', reg.terms_column, relation))
         INTO counted;
     counted_documents := counted.documents;
     counted_terms := counted.terms;
@@ -36,7 +36,7 @@ $$;
 COMMENT ON FUNCTION pg_embed_bm25_check(regclass, name) IS
   'Compares the BM25 statistics kept for a column (documents, terms, each term''s document frequency) with a count of the table (reads the whole table); consistent = they agree.';
 
-CREATE VIEW pg_embed_bm25_indexes AS
+CREATE VIEW pg_embed_bm25_indexes WITH (security_barrier) AS
 SELECT c.relation, c.terms_column, c.tokenizer, c.k1, c.b,
        sum(t.documents)::bigint AS documents, sum(t.terms)::bigint AS terms,
        sum(t.terms)::float8 / nullif(sum(t.documents), 0) AS average_length,
@@ -73,7 +73,7 @@ BEGIN
     PERFORM @extschema@.pg_embed_check_column(relation, id_column, '{smallint,integer,bigint}'::regtype[], 'id'::text);
     RETURN format(
         'SELECT %1$I::bigint AS id, @extschema@.pg_embed_bm25_score(%2$I, $1, $2, $3, $4, $5, $6) AS score '
-        '  FROM %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
+        '  FROM ONLY %3$s WHERE %2$I OPERATOR(pg_catalog.&&) $7 ORDER BY score DESC, %1$I LIMIT $8',
         id_column, terms_column, relation);
 END
 $$;

@@ -169,6 +169,24 @@ SELECT * FROM pg_embed_bm25_search('other', 'x');
 \echo :LAST_ERROR_SQLSTATE
 SELECT documents FROM pg_embed_bm25_register('other', tokenizer => 'words');
 SELECT pg_embed_bm25_triggers('other', 'terms');
+-- A fifth trigger calling pg_embed_bm25_count, even with the transition table: writes through
+-- it are refused (they would count twice), and so is the search.
+CREATE TRIGGER zz AFTER INSERT ON other REFERENCING NEW TABLE AS pg_embed_bm25_new
+    FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_bm25_count('terms');
+INSERT INTO other VALUES (3, 'counted twice?');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) FROM pg_embed_bm25_search('other', 'x');
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER zz ON other;
+SELECT consistent FROM pg_embed_bm25_check('other');
+-- One of them replaced in place so that it never fires (what the TRIGGER privilege allows):
+-- the search refuses until the owner registers the column again.
+CREATE OR REPLACE TRIGGER pg_embed_bm25_insert_terms AFTER INSERT ON other REFERENCING NEW TABLE AS pg_embed_bm25_new
+    FOR EACH STATEMENT WHEN (false) EXECUTE FUNCTION pg_embed_bm25_count('terms');
+SELECT count(*) FROM pg_embed_bm25_search('other', 'x');
+\echo :LAST_ERROR_SQLSTATE
+SELECT documents FROM pg_embed_bm25_register('other', tokenizer => 'words');
+SELECT pg_embed_bm25_triggers('other', 'terms');
 -- A registration lost (the table restored without pg_embed's tables): writes go on, with a warning.
 DELETE FROM pg_embed_bm25_columns WHERE relation = 'other'::regclass;
 INSERT INTO other VALUES (2, 'still written');
@@ -207,6 +225,58 @@ CREATE TABLE long_names (id int, a_terms_column_whose_name_is_longer_than_forty 
 SELECT pg_embed_bm25_register('long_names', 'a_terms_column_whose_name_is_longer_than_forty');
 \echo :LAST_ERROR_SQLSTATE
 DROP TABLE long_names;
+-- Registering inside a subtransaction (a savepoint, psql's ON_ERROR_ROLLBACK) works.
+CREATE TABLE in_savepoint (id int PRIMARY KEY, terms text[]);
+BEGIN;
+SAVEPOINT s;
+SELECT documents FROM pg_embed_bm25_register('in_savepoint');
+RELEASE SAVEPOINT s;
+COMMIT;
+SELECT pg_embed_bm25_triggers('in_savepoint', 'terms');
+DROP TABLE in_savepoint;
+-- The owner's stamp on the insert trigger is spent once the count is stored: later in the same
+-- transaction (a trigger someone else wrote, say) no count can be stored with it.
+BEGIN;
+SELECT documents FROM pg_embed_bm25_recount('corpus');
+SELECT pg_embed_bm25_store('corpus', 'terms', 1, 1, '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT obj_description(oid, 'pg_trigger') FROM pg_trigger WHERE tgrelid = 'corpus'::regclass AND tgname = 'pg_embed_bm25_insert_terms';
+-- Not a temporary table, a partition or an inheritance child; a table that becomes part of an
+-- inheritance tree after it was registered is not searched (writes through the parent would
+-- not fire its triggers).
+CREATE TEMP TABLE temp_terms (id int, terms text[]);
+SELECT pg_embed_bm25_register('temp_terms');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE parted2 (id int, terms text[]) PARTITION BY RANGE (id);
+CREATE TABLE parted2_1 PARTITION OF parted2 FOR VALUES FROM (0) TO (100);
+SELECT pg_embed_bm25_register('parted2_1');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE base (id int PRIMARY KEY, terms text[]);
+SELECT documents FROM pg_embed_bm25_register('base');
+CREATE TABLE kid () INHERITS (base);
+SELECT count(*) FROM pg_embed_bm25_search('base', 'pear');
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE kid, base, parted2, temp_terms;
+-- Row-level security on the table: the statistics count every row, so a role the policies
+-- restrict sees none of them, and its search says why.
+CREATE ROLE bm25_tenant LOGIN;
+CREATE TABLE tenant_docs (id int PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED);
+INSERT INTO tenant_docs (id, body) VALUES (1, 'public words'), (2, 'hidden acquisition target');
+SELECT documents FROM pg_embed_bm25_register('tenant_docs');
+ALTER TABLE tenant_docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_first ON tenant_docs FOR SELECT TO bm25_tenant USING (id = 1);
+GRANT SELECT ON tenant_docs TO bm25_tenant;
+SET ROLE bm25_tenant;
+SELECT count(*) AS rows_seen, (SELECT count(*) FROM pg_embed_bm25_df WHERE relation = 'tenant_docs'::regclass) AS df_rows,
+       (SELECT count(*) FROM pg_embed_bm25_indexes WHERE relation = 'tenant_docs'::regclass) AS indexes_rows
+  FROM tenant_docs;
+SELECT count(*) FROM pg_embed_bm25_search('tenant_docs', 'acquisition');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT count(*) FROM pg_embed_bm25_search('tenant_docs', 'acquisition');
+DROP TABLE tenant_docs;
+DROP ROLE bm25_tenant;
 -- The internal scorer refuses statistics no registered column has.
 SELECT pg_embed_bm25_score('{a}', '{a,NULL}', '{1}', 10, 1, 1.2, 0.75);
 \echo :LAST_ERROR_SQLSTATE
@@ -267,8 +337,16 @@ SELECT count(*) FROM pg_embed_hybrid_search('faq', 'strings', text_weight => 'Na
 -- A role that owns none of these tables may search them, and change nothing.
 CREATE ROLE bm25_intruder LOGIN;
 CREATE SCHEMA intruder AUTHORIZATION bm25_intruder;
-GRANT SELECT, INSERT ON corpus TO bm25_intruder;
+GRANT SELECT, INSERT, UPDATE ON corpus TO bm25_intruder;
 GRANT CREATE ON SCHEMA public TO bm25_intruder;
+CREATE TABLE renamed2 (id int PRIMARY KEY, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED);
+SELECT documents FROM pg_embed_bm25_register('renamed2');
+ALTER TABLE renamed2 RENAME COLUMN terms TO old_terms;
+SET client_min_messages = error;
+INSERT INTO renamed2 (id, body) VALUES (1, 'drops the registration');
+RESET client_min_messages;
+ALTER TABLE renamed2 ADD COLUMN terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED;
+GRANT UPDATE ON renamed2 TO bm25_intruder;
 SET ROLE bm25_intruder;
 SELECT count(*) FROM pg_embed_bm25_search('corpus', 'r7');
 -- The terms of a table it may not read (faq) are not shown to it.
@@ -294,8 +372,39 @@ SELECT pg_embed_bm25_fold('corpus', 'terms');
 \echo :LAST_ERROR_SQLSTATE
 SELECT pg_embed_bm25_count();
 \echo :LAST_ERROR_SQLSTATE
+-- The steps that write the statistics as the extension's owner check the table's state: a
+-- session that has not locked the table against writers, or whose table still has the
+-- triggers, gets nothing done.
+SELECT pg_embed_bm25_census('corpus', 'terms');
+\echo :LAST_ERROR_SQLSTATE
+BEGIN;
+LOCK TABLE corpus IN SHARE ROW EXCLUSIVE MODE;
+SELECT pg_embed_bm25_store('corpus', 'terms', 1, 1, '{r7}', '{1000}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+-- (It may UPDATE corpus, so it may lock it: still, a working registration is not replaced.)
+BEGIN;
+LOCK TABLE corpus IN SHARE ROW EXCLUSIVE MODE;
+SELECT pg_embed_bm25_adopt('corpus', 'terms', 'words', 1.2, 0.75);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT pg_embed_bm25_forget('corpus', 'terms');
+\echo :LAST_ERROR_SQLSTATE
+-- No write privilege on the statistics, so no lock that would stall the table's writers.
+BEGIN;
+LOCK TABLE pg_embed_bm25_totals IN ACCESS EXCLUSIVE MODE;
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 -- Writing to the table through its grant keeps the statistics (the trigger writes them).
 INSERT INTO corpus (id, body) VALUES (9101, 'written by the intruder');
+-- A registration dropped by a rename leaves the table's triggers; a role that may lock the table
+-- still cannot register the new column in the owner's place (the triggers were not enabled by
+-- its transaction).
+BEGIN;
+LOCK TABLE renamed2 IN SHARE ROW EXCLUSIVE MODE;
+SELECT pg_embed_bm25_adopt('renamed2', 'terms', 'code', 1e300, 0);
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 -- A trigger made by hand without the transition tables, over a temporary view of their name
 -- whose function would run with the extension owner's rights: refused before it is read.
 CREATE TEMP TABLE mine (id int, terms text[]);
@@ -311,6 +420,17 @@ DROP TABLE mine;
 CREATE FUNCTION public.pg_embed_bm25_fold(relation oid, terms_column name) RETURNS void LANGUAGE plpgsql
     AS $$ BEGIN ALTER ROLE bm25_intruder SUPERUSER; END $$;
 INSERT INTO corpus (id, body) SELECT 30000 + i, 'overload w' || i FROM generate_series(1, 1100) i;
+-- Its own table with an index whose predicate calls its function: PostgreSQL may run that
+-- function while planning a query on the table, so the table is only ever counted as the caller.
+CREATE FUNCTION intruder.escalate() RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN ALTER ROLE bm25_intruder SUPERUSER; END IF; END $$;
+CREATE FUNCTION intruder.always() RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM intruder.escalate(); RETURN true; END $$;
+CREATE TABLE intruder.planned (id int, body text, terms text[] GENERATED ALWAYS AS (pg_embed_bm25_terms(body)) STORED);
+CREATE INDEX ON intruder.planned (id) WHERE intruder.always();
+CREATE STATISTICS intruder.planned_stats ON (id + 1), id FROM intruder.planned;
+INSERT INTO intruder.planned (id, body) VALUES (1, 'planned');
+SELECT documents FROM pg_embed_bm25_register('intruder.planned');
+SELECT documents FROM pg_embed_bm25_recount('intruder.planned');
 -- Its own table, registered, then its terms column changed to a type whose functions it could
 -- write: the trigger, which runs as the extension's owner, refuses to read it.
 CREATE TABLE intruder.own (id int, terms text[]);
@@ -322,6 +442,8 @@ INSERT INTO intruder.own VALUES (2, '{a}');
 RESET ROLE;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'bm25_intruder';
 DELETE FROM corpus WHERE id > 30000;
+SELECT count(*) AS registrations FROM pg_embed_bm25_columns WHERE relation = 'renamed2'::regclass;
+DROP TABLE renamed2;
 SELECT consistent FROM pg_embed_bm25_check('corpus');
 SELECT k1 FROM pg_embed_bm25_columns WHERE relation = 'corpus'::regclass;
 SELECT documents, terms FROM pg_embed_bm25_indexes WHERE relation = 'intruder.own'::regclass;
