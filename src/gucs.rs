@@ -61,6 +61,18 @@ pub const MAX_RUN_TOKENS: i32 = 16_384;
 /// One text: 64 MB (about 16 million tokens, whose ids take 64 MB in window mode).
 pub const MAX_TEXT_KB: i32 = 64 * 1024;
 
+/// Background workers per database that keep registered tables embedded (pg_embed_vectorize);
+/// 0 stops them. Needs pg_embed in shared_preload_libraries; reloading the configuration starts
+/// or stops workers to match. At most [`MAX_VECTORIZE_WORKERS`].
+static VECTORIZE_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(1);
+pub const MAX_VECTORIZE_WORKERS: i32 = 16;
+
+/// How long an idle vectorize worker sleeps before it looks at the queue again, in ms.
+static VECTORIZE_NAPTIME_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
+/// The database the launcher of the vectorize workers connects to, to list the others.
+static VECTORIZE_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+
 /// Memory the models of one backend may hold, in MB. Loading a model evicts the least recently
 /// used ones to stay under it. 1 GB holds the default model in fp32 several times over.
 static MEMORY_LIMIT_MB: GucSetting<i32> = GucSetting::<i32>::new(1024);
@@ -275,6 +287,31 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"pg_embed.vectorize_workers",
+        c"Background workers per database that embed the rows queued by pg_embed_vectorize(); 0 stops them.",
+        c"Needs pg_embed in shared_preload_libraries; a configuration reload starts or stops workers to match. Each takes a slot of max_worker_processes.",
+        &VECTORIZE_WORKERS,
+        0,
+        MAX_VECTORIZE_WORKERS,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"pg_embed.vectorize_naptime",
+        c"How long an idle vectorize worker sleeps before looking at the queue again.",
+        c"A worker with rows due does not sleep.",
+        &VECTORIZE_NAPTIME_MS,
+        10,
+        600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+    // A postmaster setting can only be defined while the postmaster loads the library.
+    // SAFETY: a global the postmaster sets while it loads shared_preload_libraries.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        define_vectorize_database();
+    }
     GucRegistry::define_bool_guc(
         c"pg_embed.allow_download",
         c"Allows pg_embed_download() to fetch model files over the network.",
@@ -491,4 +528,27 @@ pub fn statement_memo() -> bool {
 
 pub fn track_stats() -> bool {
     TRACK_STATS.get()
+}
+
+fn define_vectorize_database() {
+    GucRegistry::define_string_guc(
+        c"pg_embed.vectorize_database",
+        c"Database the launcher of the vectorize workers connects to, to list the databases.",
+        c"Workers start in every database that allows connections; those without pg_embed exit at once.",
+        &VECTORIZE_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+}
+
+pub fn vectorize_workers() -> usize {
+    usize::try_from(VECTORIZE_WORKERS.get()).unwrap_or(0)
+}
+
+pub fn vectorize_naptime() -> std::time::Duration {
+    std::time::Duration::from_millis(u64::try_from(VECTORIZE_NAPTIME_MS.get()).unwrap_or(1000))
+}
+
+pub fn vectorize_database() -> String {
+    VECTORIZE_DATABASE.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_else(|| "postgres".into())
 }

@@ -2,7 +2,7 @@
 //!
 //! Layout: `api/` holds every SQL function; `gucs` every setting; `error` turns engine errors
 //! into PostgreSQL errors; `runtime` keeps the per-backend model state; `text` reads `text`
-//! arguments as UTF-8 in any database encoding; `vector` builds pgvector values. Tokenizing, ONNX Runtime, pooling and the catalog live in the pgrx-free
+//! arguments as UTF-8 in any database encoding; `vector` builds pgvector values; `workers` are the background workers of the vectorizers. Tokenizing, ONNX Runtime, pooling and the catalog live in the pgrx-free
 //! crate `pg_embed_engine` (crates/engine).
 
 ::pgrx::pg_module_magic!();
@@ -13,9 +13,10 @@ mod gucs;
 mod runtime;
 mod text;
 mod vector;
+mod workers;
 
 /// Registers the settings and, when loaded through shared_preload_libraries, the shared
-/// statistics table; nothing else: models and ONNX Runtime are loaded lazily in each backend,
+/// statistics table and the launcher of the vectorize workers; nothing else: models and ONNX Runtime are loaded lazily in each backend,
 /// after the fork, on first use.
 #[pgrx::pg_guard]
 pub extern "C-unwind" fn _PG_init() {
@@ -25,6 +26,7 @@ pub extern "C-unwind" fn _PG_init() {
     std::env::set_var("RUST_LIB_BACKTRACE", "0");
     gucs::init();
     runtime::stats::init();
+    workers::init();
 }
 
 #[cfg(test)]

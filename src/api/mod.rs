@@ -12,6 +12,7 @@ mod models;
 mod provenance;
 mod routing;
 mod stats;
+mod vectorize;
 
 /// Raises 42501 unless the role calling (the outer role, even inside a SECURITY DEFINER
 /// function) is a superuser or a member of embed_admin.

@@ -2,7 +2,7 @@
 # Upgrade and schema checks, on a throwaway cluster owned by the unprivileged user postgres:
 #  1. the install script the build generates equals the newest sql/pg_embed--<version>.sql
 #     (a changed function needs its upgrade step written, and that file updated);
-#  2. a database at each released version (0.1.0, 0.2.0, 0.3.0: the frozen sql/ scripts), used the way a
+#  2. a database at each released version (0.1.0, 0.2.0, 0.3.0, 0.4.0: the frozen sql/ scripts), used the way a
 #     user would (tests/upgrade/use.sql), is updated with ALTER EXTENSION pg_embed UPDATE: the user's rows,
 #     vectors, triggers and indexes are unchanged (tests/upgrade/user_objects.sql), and the
 #     extension's objects equal a fresh install's (tests/upgrade/catalog.sql), compared as text;
@@ -45,9 +45,9 @@ start_cluster "$dir/data" "$port" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 
 # 2. Each released version, used, then updated: 0.1.0 (the frozen sql/pg_embed--0.1.0.sql) in
-#    database "old", 0.2.0 in "mid", 0.3.0 in "recent". The generated column and the expression
+#    database "old", 0.2.0 in "mid", 0.3.0 in "recent", 0.4.0 in "last". The generated column and the expression
 #    index use the version's IMMUTABLE embedding function.
-q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE mid" -c "CREATE DATABASE recent" -c "CREATE DATABASE fresh" >/dev/null
+q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE mid" -c "CREATE DATABASE recent" -c "CREATE DATABASE last" -c "CREATE DATABASE fresh" >/dev/null
 q fresh -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" >/dev/null
 fresh_listing=$(q fresh -f "$dir/catalog.sql")
 upgrade_from() {  # database, version, the IMMUTABLE call, the warning the update must give (or "")
@@ -90,6 +90,7 @@ upgrade_from old 0.1.0 "embed(body, 'all-MiniLM-L6-v2')" \
   "WARNING:  pg_embed 0.2.0: embed(text, text) is now STABLE; these objects still use it: generated column docs.emb_gen; index docs_expr"
 upgrade_from mid 0.2.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
 upgrade_from recent 0.3.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
+upgrade_from last 0.4.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
 
 # 3. What the updates bring works on the database updated from 0.1.0.
 check_sql() {  # name, expected pattern, SQL
@@ -119,5 +120,13 @@ check_sql_in recent "pg_embed_bm25_register counts the table, and the hybrid sea
    SELECT (SELECT documents FROM registered) = (SELECT count(*) FROM hyb)
       AND (SELECT array_agg(id ORDER BY text_rank) FROM pg_embed_hybrid_search('hyb', 'copy a list', vector_weight => 0, max_results => 40))
         = (SELECT array_agg(id) FROM pg_embed_bm25_search('hyb', 'copy a list', max_results => 40))"
+# Vectorizers on a database updated from 0.4.0: registering queues the rows without a vector
+# (no workers run on this server; the batch function is what they call).
+check_sql_in last "pg_embed_vectorize works on a database updated from 0.4.0" '^t$' \
+  "CREATE TABLE vz (id int PRIMARY KEY, body text, embedding vector(384));
+   INSERT INTO vz VALUES (1, 'how do I copy a list'), (2, 'reading a file');
+   SELECT pg_embed_vectorize('vz', 'body', 'embedding') IS NOT NULL;
+   SELECT pg_embed_vectorize_batch(v.id) FROM pg_embed_vectorizers v WHERE v.relation = 'vz'::regclass;
+   SELECT bool_and(1 - (embedding <=> embed_doc(body)) > 0.9999) AND count(*) = 2 FROM vz"
 check_logs "$dir"
 finish

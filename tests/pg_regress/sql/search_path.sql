@@ -149,6 +149,20 @@ SELECT sample_rows FROM ext.pg_embed_learn_projection('paraphrase-MiniLM-L3-v2',
     'SELECT body FROM public.sp_docs', 10);
 SELECT vector_dims(ext.embed_ensemble('hello', ARRAY['all-MiniLM-L6-v2', 'paraphrase-MiniLM-L3-v2'])) AS ensemble;
 
+-- A vectorizer: registration, queued writes, the batch the workers run (here by hand), status,
+-- pause, resume, retry, removal.
+CREATE TABLE public.sp_vz (id int PRIMARY KEY, body text, embedding vector(384), model_id text);
+INSERT INTO public.sp_vz VALUES (1, 'Vacuum reclaims storage.'), (2, 'Replication sends changes.');
+SELECT ext.pg_embed_vectorize('public.sp_vz', 'body', 'embedding', model_id_column => 'model_id') > 0 AS registered;
+INSERT INTO public.sp_vz VALUES (3, 'A third row.');
+UPDATE public.sp_vz SET body = 'Changed text.' WHERE id = 1;
+SELECT ext.pg_embed_vectorize_batch(v.id) AS taken FROM ext.pg_embed_vectorizers v WHERE v.relation = 'public.sp_vz'::regclass;
+SELECT count(embedding) AS embedded, count(model_id) AS stamped,
+       bool_and(1 - (embedding OPERATOR(public.<=>) ext.embed_doc(body)) > 0.9999) AS current FROM public.sp_vz;
+SELECT relation, pending, failed FROM ext.pg_embed_vectorize_status;
+SELECT ext.pg_embed_vectorize_pause('public.sp_vz') AS paused, ext.pg_embed_vectorize_resume('public.sp_vz') AS resumed,
+       ext.pg_embed_vectorize_retry('public.sp_vz') AS retried;
+SELECT ext.pg_embed_unvectorize('public.sp_vz') AS removed;
 -- Nothing planted ran, and the planted rows were never read.
 SELECT * FROM public.planted_log;
 \c regression

@@ -1,0 +1,497 @@
+-- pg_embed 0.4.0 -> 0.5.0: vectorizers.
+--  * pg_embed_vectorize / pg_embed_unvectorize / _pause / _resume / _retry: a registered table is
+--    kept embedded by background workers (pg_embed in shared_preload_libraries); a statement
+--    trigger queues the rows whose text changed.
+--  * Tables pg_embed_vectorizers, pg_embed_vectorize_queue, _failed (dead letters), _batches,
+--    the view pg_embed_vectorize_status and the event trigger pg_embed_vectorize_dropped.
+\echo Use "ALTER EXTENSION pg_embed UPDATE TO '0.5.0'" to load this file. \quit
+
+
+CREATE TABLE pg_embed_vectorizers (
+    id serial PRIMARY KEY,
+    relation regclass NOT NULL,
+    key_column name NOT NULL,
+    text_column name NOT NULL,
+    vector_column name NOT NULL,
+    model text NOT NULL,
+    model_id_column name,
+    batch_size int NOT NULL CHECK (batch_size BETWEEN 1 AND 256),
+    max_attempts int NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
+    retry_delay interval NOT NULL CHECK (retry_delay >= interval '0'),
+    paused boolean NOT NULL DEFAULT false,
+    -- The role the workers act as: the one that registered the table (its owner or a member).
+    owner regrole NOT NULL,
+    created timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (relation, vector_column)
+);
+COMMENT ON TABLE pg_embed_vectorizers IS 'Tables kept embedded by the background workers, one row per vector column (pg_embed_vectorize()).';
+
+-- Rows whose text changed, oldest first. A row updated again while a worker embeds it gets a
+-- second entry, so it is embedded again from its latest text.
+CREATE TABLE pg_embed_vectorize_queue (
+    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    key text NOT NULL,
+    enqueued timestamptz NOT NULL DEFAULT clock_timestamp(),
+    attempts int NOT NULL DEFAULT 0,
+    retry_at timestamptz,
+    last_error text
+);
+CREATE INDEX pg_embed_vectorize_queue_vectorizer ON pg_embed_vectorize_queue (vectorizer, seq);
+COMMENT ON TABLE pg_embed_vectorize_queue IS 'Rows of registered tables waiting to be embedded (key as text); attempts and last_error after failures.';
+
+-- Dead letters: rows that failed max_attempts times. pg_embed_vectorize_retry() queues them again.
+CREATE TABLE pg_embed_vectorize_failed (
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    key text NOT NULL,
+    attempts int NOT NULL,
+    last_error text,
+    enqueued timestamptz NOT NULL,
+    failed timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX pg_embed_vectorize_failed_vectorizer ON pg_embed_vectorize_failed (vectorizer);
+COMMENT ON TABLE pg_embed_vectorize_failed IS 'Rows set aside after max_attempts failures, with their last error; pg_embed_vectorize_retry() queues them again.';
+
+-- One row per batch a worker committed (kept 10 minutes): rows/s and errors of the status view.
+CREATE TABLE pg_embed_vectorize_batches (
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    finished timestamptz NOT NULL DEFAULT clock_timestamp(),
+    rows int NOT NULL,
+    errors int NOT NULL,
+    last_error text
+);
+CREATE INDEX pg_embed_vectorize_batches_vectorizer ON pg_embed_vectorize_batches (vectorizer, finished);
+COMMENT ON TABLE pg_embed_vectorize_batches IS 'Internal: the batches of the last 10 minutes, for pg_embed_vectorize_status.';
+
+-- Registrations and their queues survive pg_dump (the triggers on the tables are dumped with them).
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_failed', '');
+
+-- Whether the current role is the one a vectorizer acts as. Inlined into the policies below,
+-- so every name is qualified instead of a fixed search_path.
+CREATE FUNCTION pg_embed_vectorize_mine(vectorizer int) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
+                    WHERE v.id OPERATOR(pg_catalog.=) $1
+                      AND v.owner::pg_catalog.oid OPERATOR(pg_catalog.=) pg_catalog.to_regrole(CURRENT_USER::pg_catalog.text)::pg_catalog.oid)
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the current role is the role a vectorizer acts as.';
+
+-- Every role may see which tables are registered (no data); a role writes only registrations
+-- it acts as, of tables it owns. The queue, dead letters and batches belong to the role a
+-- vectorizer acts as (the workers run as that role); writers reach the queue only through the
+-- trigger (SECURITY DEFINER, below).
+ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
+CREATE POLICY vectorizers_write ON pg_embed_vectorizers FOR ALL
+    USING (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation))
+    WITH CHECK (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorizers TO PUBLIC;
+GRANT USAGE ON SEQUENCE pg_embed_vectorizers_id_seq TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_queue ENABLE ROW LEVEL SECURITY;
+CREATE POLICY queue_owner ON pg_embed_vectorize_queue FOR ALL
+    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_queue TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_failed ENABLE ROW LEVEL SECURITY;
+CREATE POLICY failed_owner ON pg_embed_vectorize_failed FOR ALL
+    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_failed TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_batches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY batches_owner ON pg_embed_vectorize_batches FOR ALL
+    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT, INSERT, DELETE ON pg_embed_vectorize_batches TO PUBLIC;
+
+-- The key types a queue entry may hold (as text): their text forms and comparisons are
+-- PostgreSQL's own, so the SECURITY DEFINER trigger never runs a function a role wrote.
+CREATE FUNCTION pg_embed_vectorize_key_types() RETURNS regtype[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT '{smallint,integer,bigint,text,varchar,uuid}'::regtype[]
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_key_types() IS 'Internal: the types a vectorizer''s key column may have.';
+
+-- The checks every step repeats, since a table can change after registration: the key and
+-- text columns still exist with types of pg_embed_vectorize_key_types() and text/varchar.
+-- Raises 42804 naming what changed; returns the key type.
+CREATE FUNCTION pg_embed_vectorize_key_type(relation regclass, key_column name, text_column name) RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_type regtype;
+    text_type regtype;
+BEGIN
+    SELECT a.atttypid INTO key_type FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT a.atttypid INTO text_type FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attname = text_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF key_type IS NULL OR NOT key_type = ANY (@extschema@.pg_embed_vectorize_key_types())
+       OR text_type IS NULL OR NOT text_type = ANY ('{text,varchar}'::regtype[]) THEN
+        RAISE EXCEPTION 'the key or text column of % changed since it was registered', relation USING ERRCODE = '42804',
+            DETAIL = format('Key column %I is %s, text column %I is %s.', key_column, coalesce(key_type::text, 'missing'),
+                            text_column, coalesce(text_type::text, 'missing')),
+            HINT = format('Keys may be %s; the text must be text or varchar. Run pg_embed_unvectorize(%L) and register again.',
+                          array_to_string(@extschema@.pg_embed_vectorize_key_types(), ', '), relation::text);
+    END IF;
+    RETURN key_type;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_key_type(regclass, name, name) IS 'Internal: the key column''s type, after checking the key and text columns still fit (42804).';
+
+-- The trigger of a registered table: records the keys of inserted rows with a text, and of
+-- updated rows whose text (or key) changed, nothing else; no embedding in the writer's
+-- transaction. SECURITY DEFINER so that writers need no privilege on the queue; it only reads
+-- the statement's transition tables, checks it is one of the two triggers pg_embed_vectorize
+-- made for this table, and compares keys of the types above with pg_catalog's operators.
+CREATE FUNCTION pg_embed_vectorize_enqueue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+BEGIN
+    IF TG_NARGS = 1 AND TG_ARGV[0] ~ '^[0-9]{1,9}$' THEN
+        SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = TG_ARGV[0]::int;
+    END IF;
+    IF v.id IS NULL OR v.relation::oid <> TG_RELID OR TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER'
+       OR TG_NAME <> format('pg_embed_vectorize_%s_%s', v.id, lower(TG_OP)) THEN
+        RAISE EXCEPTION 'pg_embed_vectorize_enqueue() runs only as a trigger made by pg_embed_vectorize()' USING ERRCODE = '39P01',
+            HINT = 'Register the table with pg_embed_vectorize(); drop this trigger.';
+    END IF;
+    PERFORM @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+                        SELECT $1, n.%1$I::text FROM pg_embed_new n WHERE n.%2$I IS NOT NULL AND n.%1$I IS NOT NULL',
+                       v.key_column, v.text_column) USING v.id;
+    ELSE
+        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+                        SELECT $1, n.%1$I::text FROM pg_embed_new n
+                         WHERE n.%1$I IS NOT NULL
+                           AND NOT EXISTS (SELECT FROM pg_embed_old o WHERE o.%1$I = n.%1$I AND o.%2$I IS NOT DISTINCT FROM n.%2$I)',
+                       v.key_column, v.text_column) USING v.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_enqueue() IS 'Internal: the trigger of a registered table; queues the keys of rows whose text is new or changed.';
+
+-- Embeds the current text of the rows with these keys and writes their vectors (and model id),
+-- in one statement through embed_batch. A row whose text changed after it was read is left as
+-- it is: its newer entry in the queue embeds it again. Runs as the role the vectorizer acts as.
+-- The statement runs with the session's own search_path (the database's default), as an
+-- application's UPDATE would, for the table's triggers; every name in it is qualified.
+CREATE FUNCTION pg_embed_vectorize_apply(v @extschema@.pg_embed_vectorizers, keys text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_type regtype := @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
+    statement text;
+    done bigint;
+BEGIN
+    statement := format(
+        'WITH src AS (SELECT t.%1$I AS k, t.%2$I::pg_catalog.text AS body FROM ONLY %4$s t
+                       WHERE t.%1$I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.%5$I[])),
+              arr AS (SELECT pg_catalog.array_agg(k) AS ks, pg_catalog.array_agg(body) AS bodies FROM src),
+              emb AS (SELECT a.ks[e.ord] AS k, a.bodies[e.ord] AS body, e.embedding
+                        FROM arr a, LATERAL @extschema@.embed_batch(a.bodies, $2) e)
+         UPDATE ONLY %4$s t SET %3$I = emb.embedding %6$s
+           FROM emb WHERE t.%1$I OPERATOR(pg_catalog.=) emb.k
+                      AND (t.%2$I::pg_catalog.text OPERATOR(pg_catalog.=) emb.body OR (t.%2$I IS NULL AND emb.body IS NULL))',
+        v.key_column, v.text_column, v.vector_column, v.relation,
+        (SELECT y.typname FROM pg_type y WHERE y.oid = key_type),
+        CASE WHEN v.model_id_column IS NOT NULL
+             THEN format(', %I = CASE WHEN emb.embedding IS NULL THEN NULL ELSE @extschema@.pg_embed_model_id($2) END', v.model_id_column)
+             ELSE '' END);
+    PERFORM pg_catalog.set_config('search_path', s.reset_val, true) FROM pg_catalog.pg_settings s WHERE s.name = 'search_path';
+    EXECUTE statement USING keys, v.model;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_apply(pg_embed_vectorizers, text[]) IS 'Internal: embeds the rows with these keys and writes their vectors.';
+
+-- One batch of a vectorizer, as a worker runs it (as the role the vectorizer acts as, in its
+-- own transaction): takes up to batch_size due entries that no other worker holds (SKIP
+-- LOCKED), embeds their rows in one statement and deletes the entries. If the batch fails,
+-- each key is tried alone, so one bad row does not hold back the others; a failing key is
+-- retried after retry_delay * 2^(attempts - 1) (at most an hour) and set aside after
+-- max_attempts. Returns the number of entries it took (0: nothing due).
+CREATE FUNCTION pg_embed_vectorize_batch(vectorizer int) RETURNS int
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+    seqs bigint[];
+    keys text[];
+    k text;
+    msg text;
+    state text;
+    errors int := 0;
+    last_error text;
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer AND NOT x.paused;
+    IF v.id IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF NOT @extschema@.pg_embed_vectorize_mine(v.id) THEN
+        RAISE EXCEPTION 'vectorizer % acts as role %, not as %', v.id, v.owner, current_user USING ERRCODE = '42501',
+            HINT = 'The background workers run a vectorizer''s batches as the role that registered it.';
+    END IF;
+    SELECT array_agg(s.seq), array_agg(DISTINCT s.key) INTO seqs, keys
+      FROM (SELECT q.seq, q.key FROM @extschema@.pg_embed_vectorize_queue q
+             WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp())
+             ORDER BY q.seq LIMIT v.batch_size FOR UPDATE SKIP LOCKED) s;
+    IF seqs IS NULL THEN
+        RETURN 0;
+    END IF;
+    BEGIN
+        PERFORM @extschema@.pg_embed_vectorize_apply(v, keys);
+        DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs);
+        INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors) VALUES (v.id, cardinality(keys), 0);
+        RETURN cardinality(seqs);
+    EXCEPTION WHEN OTHERS THEN
+        -- below, one key at a time
+    END;
+    FOREACH k IN ARRAY keys LOOP
+        BEGIN
+            PERFORM @extschema@.pg_embed_vectorize_apply(v, ARRAY[k]);
+            DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND q.key = k;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            errors := errors + 1;
+            last_error := format('%s: %s', state, msg);
+            UPDATE @extschema@.pg_embed_vectorize_queue q
+               SET attempts = q.attempts + 1, last_error = format('%s: %s', state, msg),
+                   retry_at = clock_timestamp() + least(v.retry_delay * power(2, q.attempts)::int, interval '1 hour')
+             WHERE q.seq = ANY (seqs) AND q.key = k;
+            WITH gone AS (
+                DELETE FROM @extschema@.pg_embed_vectorize_queue q
+                 WHERE q.seq = ANY (seqs) AND q.key = k AND q.attempts >= v.max_attempts
+                RETURNING q.vectorizer, q.key, q.attempts, q.last_error, q.enqueued)
+            INSERT INTO @extschema@.pg_embed_vectorize_failed (vectorizer, key, attempts, last_error, enqueued)
+            SELECT * FROM gone;
+        END;
+    END LOOP;
+    INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors, last_error)
+    VALUES (v.id, cardinality(keys) - errors, errors, last_error);
+    RETURN cardinality(seqs);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the workers run it (as the role it acts as): embeds up to batch_size queued rows; returns the entries taken. Callable by hand, e.g. where no workers run.';
+
+-- The vectorizers with entries due now and the role each acts as, for the workers; and the
+-- pruning of the batch log.
+CREATE FUNCTION pg_embed_vectorize_due() RETURNS TABLE (vectorizer int, owner oid)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM @extschema@.pg_embed_vectorize_batches b WHERE b.finished < clock_timestamp() - interval '10 minutes';
+    SELECT v.id, v.owner::oid FROM @extschema@.pg_embed_vectorizers v
+     WHERE NOT v.paused AND EXISTS (SELECT FROM pg_roles r WHERE r.oid = v.owner::oid)
+       AND EXISTS (SELECT FROM @extschema@.pg_embed_vectorize_queue q
+                    WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp()))
+     ORDER BY v.id
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due and the role each acts as (the workers'' loop).';
+REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
+
+-- The vectorizer of (relation, vector column), which the current role must own; raises 42704
+-- when there is none or several and no vector column was named.
+CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found int[];
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
+    END IF;
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
+    END IF;
+    SELECT array_agg(v.id ORDER BY v.id) INTO found FROM @extschema@.pg_embed_vectorizers v
+     WHERE v.relation = $1 AND (v.vector_column = $2 OR $2 IS NULL);
+    IF found IS NULL OR cardinality(found) > 1 THEN
+        RAISE EXCEPTION '%', format('%s vectorizer of %s%s', CASE WHEN found IS NULL THEN 'no' ELSE 'more than one' END, relation,
+            CASE WHEN vector_column IS NULL THEN '' ELSE format(' column %I', vector_column) END) USING ERRCODE = '42704',
+            HINT = 'pg_embed_vectorize_status lists the registered tables and vector columns.';
+    END IF;
+    RETURN found[1];
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the current role owns (42704 when none or ambiguous).';
+
+-- Registers a table: its rows are embedded from text_column into vector_column by the
+-- background workers, after every INSERT and every UPDATE that changes the text.
+CREATE FUNCTION pg_embed_vectorize(
+    relation regclass,
+    text_column name,
+    vector_column name,
+    model text DEFAULT NULL,
+    model_id_column name DEFAULT NULL,
+    key_column name DEFAULT NULL,
+    batch_size int DEFAULT 32,
+    max_attempts int DEFAULT 5,
+    retry_delay interval DEFAULT '10 seconds',
+    backfill boolean DEFAULT true
+) RETURNS int LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c pg_class;
+    key name := key_column;
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
+    id int;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
+    END IF;
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as that role.';
+    END IF;
+    SELECT * INTO c FROM pg_class x WHERE x.oid = relation;
+    IF c.relkind <> 'r' OR c.relpersistence = 't' OR c.relhassubclass OR c.relispartition
+       OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = relation) THEN
+        RAISE EXCEPTION '% is not a plain permanent table', relation USING ERRCODE = '0A000',
+            DETAIL = 'Vectorizers keep plain tables outside inheritance and partitioning; temporary tables are invisible to the workers.',
+            HINT = 'Use embed_doc() in a trigger or pg_embed_backfill() for this table.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    IF model_id_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation, model_id_column, '{text}'::regtype[], 'model id'::text);
+    END IF;
+    IF key IS NULL THEN
+        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
+        IF key IS NULL THEN
+            RAISE EXCEPTION '% has no single-column primary key', relation USING ERRCODE = '42P10',
+                HINT = 'Name a unique NOT NULL column as key_column, or add a primary key.';
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                       WHERE i.indrelid = relation AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL
+                         AND i.indexprs IS NULL AND i.indimmediate AND a.attname = key AND a.attnotnull) THEN
+        RAISE EXCEPTION 'column "%" of % is not a unique NOT NULL key', key, relation USING ERRCODE = '42P10',
+            HINT = 'The key column needs a unique index of that column alone (no predicate, not deferrable) and NOT NULL.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
+    -- the model must exist now (58P01 / 42704 with its own hint otherwise)
+    PERFORM @extschema@.pg_embed_model_id(model_name);
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION 'batch_size must be between 1 and 256, not %', coalesce(batch_size::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'batch_size => 32 embeds 32 rows per transaction.';
+    END IF;
+    IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 100, not %', coalesce(max_attempts::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'A row that fails max_attempts times is set aside in pg_embed_vectorize_failed.';
+    END IF;
+    IF retry_delay IS NULL OR retry_delay < interval '0' THEN
+        RAISE EXCEPTION 'retry_delay must not be negative or NULL' USING ERRCODE = '22023', HINT = 'retry_delay => ''10 seconds''';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v WHERE v.relation = $1 AND v.vector_column = $3) THEN
+        RAISE EXCEPTION 'column % of % is already kept embedded', quote_ident(vector_column), relation USING ERRCODE = '42710',
+            HINT = 'pg_embed_unvectorize() it first to change its settings.';
+    END IF;
+    INSERT INTO @extschema@.pg_embed_vectorizers (relation, key_column, text_column, vector_column, model, model_id_column,
+                                                  batch_size, max_attempts, retry_delay, owner)
+    VALUES (relation, key, text_column, vector_column, model_name, model_id_column, batch_size, max_attempts, retry_delay,
+            to_regrole(current_user::text))
+    RETURNING pg_embed_vectorizers.id INTO id;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_new
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
+                   format('pg_embed_vectorize_%s_insert', id), relation, id);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
+                   format('pg_embed_vectorize_%s_update', id), relation, id);
+    IF backfill THEN
+        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+                        SELECT $1, t.%1$I::text FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
+                       key, text_column, relation, vector_column) USING id;
+    END IF;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, int, int, interval, boolean) IS
+  'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
+
+-- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
+CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
+    DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the vectorizer of % belongs to role %', relation,
+            (SELECT v.owner FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid) USING ERRCODE = '42501',
+            HINT = 'The role that registered it (or a superuser) removes it.';
+    END IF;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a table embedded: drops its triggers, queue and dead letters (vectors stay). vector_column may be omitted when the table has one vectorizer. Owner only.';
+
+-- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
+CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+BEGIN
+    UPDATE @extschema@.pg_embed_vectorizers v SET paused = pg_embed_vectorize_pause.paused WHERE v.id = vid;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the vectorizer of % belongs to another role', relation USING ERRCODE = '42501',
+            HINT = 'The role that registered it pauses and resumes it.';
+    END IF;
+    RETURN paused;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
+CREATE FUNCTION pg_embed_vectorize_resume(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT @extschema@.pg_embed_vectorize_pause($1, $2, false)
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paused vectorizer. Owner only.';
+
+-- Queues the dead letters of a vectorizer again (after fixing what made them fail).
+CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+    n bigint;
+BEGIN
+    WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
+    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
+
+-- One row per vectorizer the current role acts as or may read the table of, in the manner of
+-- the pg_stat_* views.
+CREATE VIEW pg_embed_vectorize_status WITH (security_barrier) AS
+SELECT v.id AS vectorizer, v.relation, v.text_column, v.vector_column, v.model,
+       @extschema@.pg_embed_model_id(v.model) AS model_id, v.paused, v.owner,
+       q.pending, q.oldest_pending, clock_timestamp() - q.oldest_pending AS pending_age, q.retrying,
+       coalesce(b.rows_last_minute, 0) / 60.0 AS rows_per_second,
+       coalesce(b.errors_last_10min, 0) AS errors_last_10min,
+       f.failed, coalesce(f.last_failure, b.last_error) AS last_error, b.last_batch
+  FROM @extschema@.pg_embed_vectorizers v
+  LEFT JOIN LATERAL (SELECT count(*) AS pending, min(x.enqueued) AS oldest_pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
+                       FROM @extschema@.pg_embed_vectorize_queue x WHERE x.vectorizer = v.id) q ON true
+  LEFT JOIN LATERAL (SELECT sum(x.rows) FILTER (WHERE x.finished > clock_timestamp() - interval '1 minute') AS rows_last_minute,
+                            sum(x.errors) AS errors_last_10min, max(x.finished) AS last_batch,
+                            (array_agg(x.last_error ORDER BY x.finished DESC) FILTER (WHERE x.last_error IS NOT NULL))[1] AS last_error
+                       FROM @extschema@.pg_embed_vectorize_batches x WHERE x.vectorizer = v.id) b ON true
+  LEFT JOIN LATERAL (SELECT count(*) AS failed, (array_agg(x.last_error ORDER BY x.failed DESC))[1] AS last_failure
+                       FROM @extschema@.pg_embed_vectorize_failed x WHERE x.vectorizer = v.id) f ON true
+ WHERE pg_catalog.pg_has_role(v.owner::oid, 'USAGE') OR pg_catalog.has_table_privilege(v.relation::oid, 'SELECT');
+GRANT SELECT ON pg_embed_vectorize_status TO PUBLIC;
+COMMENT ON VIEW pg_embed_vectorize_status IS 'One row per vectorizer whose table the role may read: rows pending, oldest pending and its age, rows retrying, rows/s over the last minute, errors over the last 10 minutes, rows set aside (failed), the last error, the model and its id.';
+
+-- A dropped table takes its registration, queue and dead letters with it.
+CREATE FUNCTION pg_embed_vectorize_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM @extschema@.pg_embed_vectorizers v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND d.object_type = 'table' AND v.relation::oid = d.objid;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
+CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();

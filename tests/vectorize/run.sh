@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Vectorizers and their background workers, on a throwaway cluster with pg_embed in
+# shared_preload_libraries (owned by the unprivileged user postgres, on a loopback port):
+# registration, queueing without embedding in the writer's transaction, the workers acting as
+# the registering role (and unable to leave it), never-stale vectors under concurrent updates,
+# retries and dead letters, pause and resume, two databases, a configuration reload, SIGTERM,
+# kill -9 mid-batch, hostile roles, unregistering and dropping. Prints "N passed, M failed".
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../lib/cluster.sh"
+cd "$PGE_ROOT"
+dir=$(test_dir vectorize)
+port=$(free_port)
+trap 'remove_clusters "$dir"' EXIT
+q() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@" 2>&1; }
+one() { q "$1" -At -c "$2"; }
+# wait_for DB SQL SECONDS: polls until the query returns t; returns 1 after SECONDS.
+wait_for() {
+  local end=$((SECONDS + $3))
+  while [ $SECONDS -lt $end ]; do
+    [ "$(one "$1" "$2")" = t ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+check_wait() {  # name, db, SQL, seconds
+  if wait_for "$2" "$3" "$4"; then ok "$1"; else bad "$1" "still not true after $4 s: $3"; fi
+}
+# Every vector of a table equals embed_doc of its row's current text (cosine >= 0.9999), none missing.
+all_current() {
+  echo "SELECT count(*) > 0 AND bool_and(embedding IS NOT NULL AND 1 - (embedding <=> embed_doc(body)) >= 0.9999) FROM $1 WHERE body IS NOT NULL"
+}
+no_pending="(SELECT coalesce(sum(pending), 0) = 0 FROM pg_embed_vectorize_status)"
+
+start_cluster "$dir/data" "$port" "shared_preload_libraries = 'pg_embed'" "pg_embed.vectorize_naptime = 100" \
+  "max_worker_processes = 16" "pg_embed.vectorize_workers = 1" || exit 1
+
+q postgres -c "CREATE ROLE alice LOGIN" -c "CREATE ROLE mallory LOGIN" \
+  -c "CREATE DATABASE app1 OWNER alice" -c "CREATE DATABASE app2 OWNER alice" -c "CREATE DATABASE plain" >/dev/null
+for db in app1 app2; do
+  q "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" \
+    -c "GRANT CREATE ON SCHEMA public TO mallory" >/dev/null || bad "CREATE EXTENSION in $db"
+done
+qa() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U alice -d "$db" "$@" 2>&1; }
+qm() { local db=$1; shift; psql -X -q -h 127.0.0.1 -p "$port" -U mallory -d "$db" "$@" 2>&1; }
+
+# --- registration and queueing ------------------------------------------------------------
+qa app1 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "alice's table"
+CREATE TABLE docs (id bigint PRIMARY KEY, body text, embedding vector(384), model_id text);
+INSERT INTO docs (id, body) SELECT g, 'how do I copy list number ' || g || ' in python' FROM generate_series(1, 120) g;
+-- who runs alice's code when a worker writes a vector, and whether it can become someone else
+CREATE TABLE who (role name, escaped text);
+CREATE FUNCTION note_role() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE escaped text := 'refused';
+BEGIN
+    BEGIN
+        SET LOCAL ROLE postgres;
+        escaped := 'became ' || current_user;
+    EXCEPTION WHEN OTHERS THEN
+        escaped := 'refused: ' || SQLERRM;
+    END;
+    INSERT INTO who VALUES (current_user, escaped);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER note_role BEFORE UPDATE ON docs FOR EACH ROW WHEN (NEW.id = 7) EXECUTE FUNCTION note_role();
+SQL
+got=$(qa app1 -At -c "SELECT pg_embed_vectorize('docs', 'body', 'embedding', model_id_column => 'model_id', batch_size => 16)")
+check "pg_embed_vectorize returns the vectorizer's id" '^[0-9]+$' "$got"
+check_wait "the rows present at registration are embedded by the worker" app1 "SELECT $no_pending AND ($(all_current docs))" 60
+got=$(qa app1 -At -c "BEGIN" -c "INSERT INTO docs (id, body) VALUES (500, 'a row written by the application')" \
+  -c "SELECT (SELECT embedding IS NULL FROM docs WHERE id = 500), (SELECT count(*) FROM pg_embed_vectorize_queue q WHERE q.key = '500')" -c "COMMIT")
+check "an INSERT only queues its row (no vector in the writer's transaction)" '^t\|1$' "$got"
+check_wait "the worker embeds the new row" app1 "SELECT embedding IS NOT NULL FROM docs WHERE id = 500" 30
+check "the model id column is written" '^t$' \
+  "$(one app1 "SELECT bool_and(model_id = pg_embed_model_id('all-MiniLM-L6-v2')) FROM docs")"
+got=$(one app1 "SELECT role || ' / ' || escaped FROM who LIMIT 1")
+check "the worker runs the table's triggers as the registering role, which cannot SET ROLE" \
+  '^alice / refused: cannot set parameter "role" within security-' "$got"
+qa app1 -c "UPDATE docs SET model_id = 'x' WHERE id = 3" >/dev/null
+check "an UPDATE that leaves the text alone queues nothing" '^0$' "$(one app1 "SELECT count(*) FROM pg_embed_vectorize_queue")"
+
+# --- never stale: the same rows updated many times while the worker runs ------------------
+for round in $(seq 1 15); do
+  qa app1 -c "UPDATE docs SET body = 'round $round: how do I merge dictionary ' || id WHERE id % 4 = 0" >/dev/null &
+  qa app1 -c "UPDATE docs SET body = 'round $round: reading a csv file line ' || id WHERE id % 4 = 1" >/dev/null
+  wait
+done
+check_wait "after 30 concurrent rounds of updates every vector is the embedding of its row's final text" app1 \
+  "SELECT $no_pending AND ($(all_current docs))" 90
+
+# --- retries and dead letters ---------------------------------------------------------------
+qa app1 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "the failing table"
+CREATE TABLE flaky (id int PRIMARY KEY, body text, embedding vector(384));
+CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id = 13 AND NEW.embedding IS NOT NULL THEN RAISE EXCEPTION 'row 13 is not welcome'; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER refuse_13 BEFORE UPDATE ON flaky FOR EACH ROW EXECUTE FUNCTION refuse_13();
+SELECT pg_embed_vectorize('flaky', 'body', 'embedding', max_attempts => 3, retry_delay => '50 milliseconds');
+INSERT INTO flaky SELECT g, 'text ' || g FROM generate_series(1, 20) g;
+SQL
+check_wait "one failing row does not hold back the others" app1 \
+  "SELECT count(embedding) = 19 FROM flaky" 30
+check_wait "after max_attempts the failing row is set aside with its error" app1 \
+  "SELECT count(*) = 1 AND bool_and(key = '13' AND attempts = 3 AND last_error LIKE 'P0001: row 13 is not welcome') FROM pg_embed_vectorize_failed" 30
+check "the status view shows the failure" '^0\|1\|P0001: row 13 is not welcome$' \
+  "$(one app1 "SELECT pending, failed, last_error FROM pg_embed_vectorize_status WHERE relation = 'flaky'::regclass")"
+qa app1 -c "DROP TRIGGER refuse_13 ON flaky" >/dev/null
+check "pg_embed_vectorize_retry queues the dead letters again" '^1$' "$(qa app1 -At -c "SELECT pg_embed_vectorize_retry('flaky')")"
+check_wait "and the worker embeds them" app1 "SELECT count(embedding) = 20 FROM flaky" 30
+
+# --- pause and resume -------------------------------------------------------------------------
+qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) SELECT g, 'paused ' || g FROM generate_series(600, 609) g" >/dev/null
+sleep 2
+check "paused, the rows wait in the queue" '^10\|0\|t$' \
+  "$(one app1 "SELECT pending, (SELECT count(embedding) FROM docs WHERE id >= 600), paused FROM pg_embed_vectorize_status WHERE relation = 'docs'::regclass")"
+qa app1 -c "SELECT pg_embed_vectorize_resume('docs')" >/dev/null
+check_wait "resumed, the worker embeds them" app1 "SELECT count(embedding) = 10 FROM docs WHERE id >= 600" 30
+
+# --- a second database ------------------------------------------------------------------------
+qa app2 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "the second database's table"
+CREATE TABLE notes (key uuid PRIMARY KEY DEFAULT gen_random_uuid(), note varchar, vec vector);
+INSERT INTO notes (note) SELECT 'note ' || g FROM generate_series(1, 30) g;
+SELECT pg_embed_vectorize('notes', 'note', 'vec');
+SQL
+check_wait "a second database gets its own worker, which embeds its table (uuid keys, varchar text)" app2 \
+  "SELECT count(vec) = 30 AND bool_and(1 - (vec <=> embed_doc(note)) >= 0.9999) FROM notes" 40
+workers() { one postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = '$1'"; }
+check "no worker stays in a database without pg_embed" '^0$' "$(workers plain)"
+
+# --- a configuration reload changes the number of workers ------------------------------------
+echo "pg_embed.vectorize_workers = 2" >> "$dir/data/postgresql.conf"
+one postgres "SELECT pg_reload_conf()" >/dev/null
+check_wait "after a reload with vectorize_workers = 2, two workers serve each database" postgres \
+  "SELECT count(*) = 4 FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker'" 30
+echo "pg_embed.vectorize_workers = 1" >> "$dir/data/postgresql.conf"
+one postgres "SELECT pg_reload_conf()" >/dev/null
+check_wait "and back to one" postgres \
+  "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker'" 30
+
+# --- SIGTERM, then kill -9 in the middle of a batch ------------------------------------------
+pid=$(one postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1'")
+one postgres "SELECT pg_terminate_backend($pid)" >/dev/null
+qa app1 -c "INSERT INTO docs (id, body) SELECT g, 'after sigterm ' || g FROM generate_series(700, 719) g" >/dev/null
+check_wait "a worker stopped by SIGTERM is started again and carries on" app1 \
+  "SELECT count(embedding) = 20 FROM docs WHERE id BETWEEN 700 AND 719" 40
+qa app1 -c "INSERT INTO docs (id, body) SELECT g, repeat('a long text to keep the worker busy ', 20) || g FROM generate_series(1000, 1799) g" >/dev/null
+if wait_for postgres "SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1' AND state = 'active'" 20; then
+  pid=$(one postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1' AND state = 'active' LIMIT 1")
+  kill -9 "$pid"
+  ok "a worker was killed with SIGKILL in the middle of a batch"
+else
+  bad "a worker was killed with SIGKILL in the middle of a batch" "no active worker"
+fi
+sleep 3
+check_wait "after the crash restart nothing is lost and nothing is left pending" app1 \
+  "SELECT $no_pending AND (SELECT count(embedding) = 800 FROM docs WHERE id BETWEEN 1000 AND 1799) AND ($(all_current docs))" 120
+if grep -q "terminated by signal 9" "$dir/data.log"; then ok "the server log shows the kill and the restart"; else bad "the server log shows the kill"; fi
+# (the kill is deliberate: do not count it as a crash below)
+sed -i 's/terminated by signal 9/killed on purpose (9)/' "$dir/data.log"
+
+# --- pg_dump and restore: registrations, queue and triggers come back together --------------
+qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (900, 'queued when the dump was taken')" >/dev/null
+"$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -d app1 -f "$dir/app1.sql" 2>"$dir/dump.err" || bad "pg_dump" "$(cat "$dir/dump.err")"
+q postgres -c "CREATE DATABASE restored OWNER alice" >/dev/null
+got=$(q restored -v ON_ERROR_STOP=1 -f "$dir/app1.sql" 2>&1 | grep -E "ERROR|FATAL")
+if [ -z "$got" ]; then ok "the dump restores without errors"; else bad "the dump restores without errors" "$got"; fi
+check "the registrations, the queued row and the triggers are restored" '^2\|1\|4$' \
+  "$(one restored "SELECT (SELECT count(*) FROM pg_embed_vectorizers), (SELECT count(*) FROM pg_embed_vectorize_queue), (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_embed_vectorize_%')")"
+qa restored -c "SELECT pg_embed_vectorize_resume('docs')" -c "INSERT INTO docs (id, body) VALUES (901, 'written after the restore')" >/dev/null
+check_wait "in the restored database the worker embeds the queued row and new writes" restored \
+  "SELECT count(embedding) = 2 AND bool_and(1 - (embedding <=> embed_doc(body)) >= 0.9999) FROM docs WHERE id IN (900, 901)" 40
+qa app1 -c "SELECT pg_embed_vectorize_resume('docs')" >/dev/null
+q postgres -c "DROP DATABASE restored WITH (FORCE)" >/dev/null
+
+# --- hostile roles -----------------------------------------------------------------------------
+got=$(qm app1 -c "SELECT pg_embed_vectorize('docs', 'body', 'embedding')")
+check "another role cannot register alice's table" 'must be owner of table (public\.)?docs' "$got"
+got=$(qm app1 -c "SELECT pg_embed_unvectorize('docs')" -c "SELECT pg_embed_vectorize_pause('docs')")
+check "nor unregister or pause it" 'must be owner of table (public\.)?docs.*must be owner of table (public\.)?docs' "$(printf '%s' "$got" | tr '\n' ' ')"
+got=$(qm app1 -c "INSERT INTO pg_embed_vectorize_queue (vectorizer, key) SELECT id, '1' FROM pg_embed_vectorizers LIMIT 1")
+check "nor queue rows of alice's vectorizer" 'row-level security' "$got"
+got=$(qm app1 -c "UPDATE pg_embed_vectorizers SET owner = 'mallory', paused = true" -At -c "SELECT count(*) FROM pg_embed_vectorizers WHERE paused")
+check "nor change a registration" '^0$' "$got"
+got=$(qm app1 -c "CREATE TABLE mine (id int PRIMARY KEY, body text)" \
+  -c "CREATE TRIGGER t AFTER INSERT ON mine REFERENCING NEW TABLE AS pg_embed_new FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_vectorize_enqueue('1')" \
+  -c "INSERT INTO mine VALUES (1, 'x')")
+check "nor use the queue trigger on a table of its own" 'runs only as a trigger made by pg_embed_vectorize' "$got"
+check "the status view shows mallory no table it may not read" '^0$' "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_status")"
+check "nor the queue" '^0$' "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_queue")"
+got=$(qm app1 -c "SELECT pg_embed_vectorize_batch(1)")
+check "running a batch as another role is refused" 'acts as role alice' "$got"
+got=$(qa app1 -c "CREATE TEMP TABLE tmp (id int PRIMARY KEY, body text, e vector)" -c "SELECT pg_embed_vectorize('tmp', 'body', 'e')")
+check "a temporary table is refused (the workers cannot see it)" 'not a plain permanent table' "$got"
+got=$(qa app1 -c "CREATE TABLE nokey (body text, e vector)" -c "SELECT pg_embed_vectorize('nokey', 'body', 'e')")
+check "a table without a usable key is refused with a hint" 'no single-column primary key' "$got"
+got=$(qa app1 -c "SELECT pg_embed_vectorize('docs', 'body', 'embedding')")
+check "registering the same column twice says so" 'already kept embedded' "$got"
+
+# --- unregistering and dropping ----------------------------------------------------------------
+check "pg_embed_unvectorize removes the triggers and the queue" '^t\|0\|0$' \
+  "$(qa app1 -At -c "SELECT pg_embed_unvectorize('flaky')" -c "SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'flaky'::regclass), (SELECT count(*) FROM pg_embed_vectorizers WHERE relation = 'flaky'::regclass)" | tr '\n' '|' | sed 's/|$//')"
+qa app2 -c "DROP TABLE notes" >/dev/null
+check "a dropped table takes its registration along" '^0$' "$(one app2 "SELECT count(*) FROM pg_embed_vectorizers")"
+check_wait "a database with nothing registered keeps no worker" postgres \
+  "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app2'" 20
+got=$(q postgres -c "DROP DATABASE app2" -c "SELECT 'dropped'" -At 2>&1)
+check "so DROP DATABASE works there" '^dropped$' "$got"
+check_logs "$dir"
+finish
