@@ -1131,6 +1131,374 @@ COMMENT ON FUNCTION pg_embed_ab_compare(regclass, name, name, name, name, text, 
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/backfill.rs:23
+-- requires:
+--   models_sql
+--   embed_doc_comment
+--   provenance_sql
+--   citus_sql
+
+-- Backfill: progress table (row-level security), the run lock, the chunk functions and the procedure.
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_backfill_progress (
+    pid int NOT NULL,
+    relation regclass NOT NULL,
+    text_column name NOT NULL,
+    vector_column name NOT NULL,
+    model text NOT NULL,
+    started timestamptz NOT NULL,
+    updated timestamptz NOT NULL,
+    rows_done bigint NOT NULL,
+    rows_total bigint NOT NULL,
+    finished boolean NOT NULL DEFAULT false,
+    rows_skipped bigint NOT NULL DEFAULT 0,
+    -- The role that runs it: a backend's pid outlives nothing, a new session may reuse it.
+    owner name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (pid, relation, vector_column)
+);
+COMMENT ON TABLE pg_embed_backfill_progress IS 'Progress of pg_embed_backfill() runs, one row per run, updated at every chunk commit.';
+
+-- The advisory lock key of a backfill of (relation, vector column), and whether backend pid
+-- holds it now (pg_locks shows every role's advisory locks).
+CREATE FUNCTION pg_embed_backfill_key(relation regclass, vector_column name) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT hashtextextended('pg_embed_backfill ' || relation::oid::text || ' ' || vector_column, 0)
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_key(regclass, name) IS 'Internal: the advisory lock key a backfill of this vector column holds while it runs.';
+CREATE FUNCTION pg_embed_backfill_running(pid int, relation regclass, vector_column name) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (
+        SELECT FROM pg_locks l
+         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 AND l.objsubid = 1
+           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = @extschema@.pg_embed_backfill_key($2, $3))
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal: whether backend pid is running a backfill of this vector column now.';
+
+-- Every role may watch every run; a role writes only its own rows of its own backend, for
+-- relations it may update and columns they have, and may remove the rows of runs no longer
+-- running on relations it may update.
+ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
+CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
+CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
+    USING (pid = pg_backend_pid() AND owner = current_user)
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
+CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
+    USING ((pid = pg_backend_pid() AND owner = current_user)
+           OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
+
+CREATE VIEW pg_embed_backfills AS
+SELECT pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total,
+       round(100.0 * rows_done / nullif(rows_total, 0), 1) AS percent,
+       round(rows_done / nullif(extract(epoch FROM updated - started), 0)::numeric, 1) AS rows_per_second,
+       CASE WHEN finished THEN interval '0'
+            WHEN rows_done > 0 THEN (updated - started) * ((rows_total - rows_done)::float8 / rows_done)
+       END AS eta,
+       finished,
+       rows_skipped,
+       -- a run ends either finished or with rows skipped; anything else that is not running
+       -- now was cancelled, failed, or lost its session
+       NOT finished AND rows_skipped = 0 AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column) AS interrupted
+FROM pg_embed_backfill_progress p;
+GRANT SELECT ON pg_embed_backfills TO PUBLIC;
+COMMENT ON VIEW pg_embed_backfills IS 'Backfills running or ended: rows done of the total, rate, ETA; rows_skipped = rows left without a vector because other sessions held them locked; interrupted = it stopped before finishing (cancelled, failed or its session ended): CALL it again to resume.';
+
+-- Checks the arguments, takes the run's lock, forgets ended runs of the same column, counts
+-- the rows to do and records the run. Returns the run's state for pg_embed_backfill_step.
+CREATE FUNCTION pg_embed_backfill_begin(
+    relation regclass, text_column name, vector_column name, model text, chunk_size int,
+    hash_column name, model_id_column name, notice_every bigint
+) RETURNS jsonb LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key bigint;
+    -- The model each row should be embedded with, as SQL over the text expression %s.
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
+    id_literal text;
+    todo text;
+    embed_expr text;
+    set_extra text := '';
+    total bigint;
+    leaves jsonb;
+    started timestamptz := clock_timestamp();
+    -- On a Citus table, the columns chunks are picked by (else NULL).
+    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
+    model_id text;
+    model_precision text;
+    mismatch text;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
+    END IF;
+    IF chunk_size IS NULL OR chunk_size < 1 THEN
+        RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'chunk_size => 200 commits every 200 rows.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    IF hash_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
+    END IF;
+    IF model_id_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
+    END IF;
+    IF NOT has_table_privilege(relation, 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
+            HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
+    END IF;
+    IF model = 'auto' AND dist_keys IS NOT NULL THEN
+        RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
+            DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
+            HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
+    ELSIF model = 'auto' THEN
+        model_name := 'auto';
+        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
+    ELSIF dist_keys IS NOT NULL THEN
+        -- The workers embed with the precision and long-text mode this session resolves now:
+        -- they are spelled out in the pushed-down call, not read from the workers' settings.
+        -- The model's file is each worker's own: it must be the one this node resolves (the
+        -- model id written next to each vector says so), which every worker is asked first.
+        model_id := @extschema@.pg_embed_model_id(model_name);
+        id_literal := quote_literal(model_id);
+        model_precision := split_part(model_id, '/', -2);
+        embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
+                             model_precision, current_setting('pg_embed.long_text'));
+        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
+        IF mismatch IS NOT NULL THEN
+            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
+                USING ERRCODE = '55000',
+                      DETAIL = format('This node: %s. Differing workers: %s.', model_id, mismatch),
+                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
+        END IF;
+    ELSE
+        PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
+        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
+        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
+    END IF;
+    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
+    -- embedded, or (with a model id column) made by another model or model file.
+    todo := format('%I IS NOT NULL AND (%I IS NULL', text_column, vector_column);
+    IF hash_column IS NOT NULL THEN
+        todo := todo || format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column);
+        set_extra := set_extra || format(', %I = md5(t.%I)', hash_column, text_column);
+    END IF;
+    IF model_id_column IS NOT NULL THEN
+        todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
+        set_extra := set_extra || format(', %I = ', model_id_column)
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
+    END IF;
+    todo := todo || ')';
+    key := @extschema@.pg_embed_backfill_key(relation, vector_column);
+    IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
+        RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
+            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
+                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
+                                         ELSE ', which may not update the table: it is not a backfill' END)
+                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
+            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
+    END IF;
+    DELETE FROM @extschema@.pg_embed_backfill_progress p
+     WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
+       AND (p.pid = pg_backend_pid() OR NOT @extschema@.pg_embed_backfill_running(p.pid, p.relation, p.vector_column));
+    EXECUTE format('SELECT count(*) FROM %s WHERE %s', relation, todo) INTO total;
+    INSERT INTO @extschema@.pg_embed_backfill_progress
+        (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
+    VALUES (pg_backend_pid(), relation, text_column, vector_column, model_name, started, clock_timestamp(), 0, total);
+    -- The tables that hold the rows: the relation itself, or a partitioned table's leaves.
+    SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
+      FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
+     WHERE t.isleaf AND c.relkind = 'r';
+    IF dist_keys IS NOT NULL THEN
+        -- Citus: chunks are ranges of the key columns, walked through the table itself.
+        leaves := jsonb_build_array(relation::oid);
+    END IF;
+    -- Citus: the key columns as SQL, plain and qualified with the UPDATE's alias t, and a
+    -- format() template casting a jsonb array of key values (%1$s) back to their types.
+    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE (
+               SELECT jsonb_build_object(
+                          'key_cols', string_agg(format('%I', k.name), ', ' ORDER BY k.n),
+                          'key_cols_t', string_agg(format('t.%I', k.name), ', ' ORDER BY k.n),
+                          'key_cast', string_agg(format('(%%1$s ->> %s)::%s', k.n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.n))
+                 FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
+                 JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name) END || jsonb_build_object(
+        'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
+        'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
+        'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
+        'done', 0, 'total', total, 'started', started, 'notice_every', notice_every,
+        'next_notice', notice_every, 'ended', false,
+        -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
+        -- table first (through pg_embed_cache_store, for roles that may run it), so a later
+        -- run over the same texts reads them back instead of embedding them again.
+        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
+                                 AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
+                            THEN model_name END);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_begin(regclass, name, name, text, int, name, name, bigint) IS
+  'Internal: starts a pg_embed_backfill run (checks, lock, count, progress row) and returns its state.';
+
+-- One chunk of a run: embeds up to chunk rows of the current leaf after the last row done,
+-- commits nothing (the procedure does), and returns the next state. At the end of a pass it
+-- counts the rows still to do: none ends the run as finished; some are retried in up to two
+-- more passes, then reported as skipped.
+CREATE FUNCTION pg_embed_backfill_step(state jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass := (state ->> 'relation')::oid::regclass;
+    vcol name := state ->> 'vector_column';
+    leaf regclass;
+    picked bigint;
+    n bigint;
+    last tid;
+    remaining bigint;
+    done bigint := (state ->> 'done')::bigint;
+    total bigint := (state ->> 'total')::bigint;
+    elapsed float8;
+    keys jsonb;
+BEGIN
+    IF state ? 'key_cols' AND (state ->> 'leaf')::int = 0 THEN
+        -- A Citus table: the next chunk_size rows in the order of the key columns (the
+        -- primary key, which includes the distribution column, else the distribution column
+        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
+        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
+        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
+        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
+        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
+                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
+                       state ->> 'key_cols', rel,
+                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', state ->> 'key_cols', format(state ->> 'key_cast', '$1')) ELSE 'true' END,
+                       state ->> 'todo', state ->> 'chunk')
+        USING state -> 'after_key' INTO keys, picked;
+        IF picked = 0 THEN
+            RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
+        END IF;
+        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
+                       rel, state ->> 'set', state ->> 'key_cols_t', format(state ->> 'key_cast', 'e.value'), state ->> 'todo')
+        USING keys;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        state := state || jsonb_build_object('after_key', keys -> -1);
+    ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
+        leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
+        IF state ->> 'cache_model' IS NOT NULL THEN
+            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
+                           '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
+                           state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
+            USING (state ->> 'after')::tid;
+        END IF;
+        EXECUTE format(
+            'WITH chunk AS MATERIALIZED (SELECT ctid AS c FROM ONLY %1$s WHERE ctid > $1 AND %2$s LIMIT %3$s FOR UPDATE SKIP LOCKED),
+                  upd AS (UPDATE ONLY %1$s AS t SET %4$s FROM chunk WHERE t.ctid = chunk.c RETURNING 1)
+             SELECT (SELECT count(*) FROM chunk), (SELECT count(*) FROM upd), (SELECT max(c) FROM chunk)',
+            leaf, state ->> 'todo', state ->> 'chunk', state ->> 'set')
+        USING (state ->> 'after')::tid INTO picked, n, last;
+        IF picked = 0 THEN
+            RETURN state || jsonb_build_object('leaf', (state ->> 'leaf')::int + 1, 'after', '(0,0)');
+        END IF;
+        state := state || jsonb_build_object('after', last::text);
+    END IF;
+    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
+        done := done + n;
+        UPDATE @extschema@.pg_embed_backfill_progress p
+           SET rows_done = done, rows_total = greatest(total, done), updated = clock_timestamp()
+         WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
+        IF done >= (state ->> 'next_notice')::bigint THEN
+            elapsed := extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz);
+            RAISE NOTICE 'pg_embed_backfill: % of % rows (% rows/s, about % s left)',
+                done, total, round((done / nullif(elapsed, 0))::numeric, 1),
+                round((greatest(total - done, 0) * elapsed / done)::numeric);
+            state := state || jsonb_build_object('next_notice', done + (state ->> 'notice_every')::bigint);
+        END IF;
+        RETURN state || jsonb_build_object('done', done);
+    END IF;
+    -- End of a pass: what is left was locked by other sessions (or written since).
+    EXECUTE format('SELECT count(*) FROM %s WHERE %s', rel, state ->> 'todo') INTO remaining;
+    IF remaining > 0 AND (state ->> 'pass')::int < 3 THEN
+        PERFORM pg_sleep(0.2 * (state ->> 'pass')::int);
+        RETURN (state - 'after_key') || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
+    END IF;
+    UPDATE @extschema@.pg_embed_backfill_progress p
+       SET rows_done = done, rows_total = greatest(total, done + remaining), updated = clock_timestamp(),
+           finished = remaining = 0, rows_skipped = remaining
+     WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
+    PERFORM @extschema@.pg_embed_backfill_end(state);
+    IF remaining > 0 THEN
+        RAISE WARNING 'pg_embed_backfill: % rows of % still have no vector', remaining, rel
+            USING DETAIL = 'Other sessions held them locked through three passes, or wrote them while the backfill ran.',
+                  HINT = format('CALL pg_embed_backfill(%L, %L, %L, ...) again once those transactions have ended.', rel::text, state ->> 'text_column', vcol);
+    ELSE
+        RAISE NOTICE 'pg_embed_backfill: done, % rows embedded in % s', done,
+            round(extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz)::numeric, 1);
+    END IF;
+    RETURN state || jsonb_build_object('done', done, 'ended', true);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a pg_embed_backfill run.';
+
+-- Releases the run's lock (when it ends, or fails).
+CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
+     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
+CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ($1 ->> 'ended')::boolean
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_ended(jsonb) IS 'Internal: whether a pg_embed_backfill run has ended.';
+
+-- The procedure names nothing but pg_embed's own functions, schema-qualified, and plpgsql's
+-- own statements: it cannot fix its search_path (it commits), so it must not depend on it.
+CREATE PROCEDURE pg_embed_backfill(
+    relation regclass,
+    text_column name,
+    vector_column name,
+    model text DEFAULT NULL,
+    chunk_size int DEFAULT 200,
+    hash_column name DEFAULT NULL,
+    notice_every bigint DEFAULT 1000,
+    model_id_column name DEFAULT NULL
+) LANGUAGE plpgsql AS $$
+DECLARE
+    state jsonb;
+BEGIN
+    BEGIN
+        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
+                                                      hash_column, model_id_column, notice_every);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- The run's lock is a session lock: release it whatever failed after it was taken.
+        PERFORM @extschema@.pg_embed_backfill_end(
+            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
+        RAISE;
+    END;
+    COMMIT;
+    LOOP
+        BEGIN
+            state := @extschema@.pg_embed_backfill_step(state);
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            PERFORM @extschema@.pg_embed_backfill_end(state);
+            RAISE;
+        END;
+        COMMIT;
+        EXIT WHEN @extschema@.pg_embed_backfill_ended(state);
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
+  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Rows other sessions keep locked are retried, then reported (rows_skipped). Progress: pg_embed_backfills.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/bm25.rs:130
 -- requires:
 --   pg_embed_bm25_terms
@@ -1753,508 +2121,6 @@ CREATE EVENT TRIGGER pg_embed_bm25_dropped ON sql_drop EXECUTE FUNCTION pg_embed
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/vectorize.rs:7
--- requires:
---   batch_comments
---   provenance_sql
---   bm25_sql
-
--- Vectorizers: a table registered once is kept embedded by background workers. A trigger only
--- records which rows changed (the queue); the workers (src/workers.rs) embed them in batches
--- as the role that registered the table, retry failures with backoff and set aside rows that
--- keep failing. Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_vectorizers (
-    id serial PRIMARY KEY,
-    relation regclass NOT NULL,
-    key_column name NOT NULL,
-    text_column name NOT NULL,
-    vector_column name NOT NULL,
-    model text NOT NULL,
-    model_id_column name,
-    batch_size int NOT NULL CHECK (batch_size BETWEEN 1 AND 256),
-    max_attempts int NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
-    retry_delay interval NOT NULL CHECK (retry_delay >= interval '0'),
-    paused boolean NOT NULL DEFAULT false,
-    -- The role the workers act as: the one that registered the table (its owner or a member).
-    owner regrole NOT NULL,
-    created timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (relation, vector_column)
-);
-COMMENT ON TABLE pg_embed_vectorizers IS 'Tables kept embedded by the background workers, one row per vector column (pg_embed_vectorize()).';
-
--- Rows whose text changed, oldest first. A row updated again while a worker embeds it gets a
--- second entry, so it is embedded again from its latest text.
-CREATE TABLE pg_embed_vectorize_queue (
-    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
-    key text NOT NULL,
-    enqueued timestamptz NOT NULL DEFAULT clock_timestamp(),
-    attempts int NOT NULL DEFAULT 0,
-    retry_at timestamptz,
-    last_error text
-);
-CREATE INDEX pg_embed_vectorize_queue_vectorizer ON pg_embed_vectorize_queue (vectorizer, seq);
-COMMENT ON TABLE pg_embed_vectorize_queue IS 'Rows of registered tables waiting to be embedded (key as text); attempts and last_error after failures.';
-
--- Dead letters: rows that failed max_attempts times. pg_embed_vectorize_retry() queues them again.
-CREATE TABLE pg_embed_vectorize_failed (
-    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
-    key text NOT NULL,
-    attempts int NOT NULL,
-    last_error text,
-    enqueued timestamptz NOT NULL,
-    failed timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE INDEX pg_embed_vectorize_failed_vectorizer ON pg_embed_vectorize_failed (vectorizer);
-COMMENT ON TABLE pg_embed_vectorize_failed IS 'Rows set aside after max_attempts failures, with their last error; pg_embed_vectorize_retry() queues them again.';
-
--- One row per batch a worker committed (kept 10 minutes): rows/s and errors of the status view.
-CREATE TABLE pg_embed_vectorize_batches (
-    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
-    finished timestamptz NOT NULL DEFAULT clock_timestamp(),
-    rows int NOT NULL,
-    errors int NOT NULL,
-    last_error text
-);
-CREATE INDEX pg_embed_vectorize_batches_vectorizer ON pg_embed_vectorize_batches (vectorizer, finished);
-COMMENT ON TABLE pg_embed_vectorize_batches IS 'Internal: the batches of the last 10 minutes, for pg_embed_vectorize_status.';
-
--- Registrations and their queues survive pg_dump (the triggers on the tables are dumped with them).
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers', '');
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue', '');
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_failed', '');
-
--- Whether the current role is the one a vectorizer acts as. Inlined into the policies below,
--- so every name is qualified instead of a fixed search_path.
-CREATE FUNCTION pg_embed_vectorize_mine(vectorizer int) RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
-    SELECT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
-                    WHERE v.id OPERATOR(pg_catalog.=) $1
-                      AND v.owner::pg_catalog.oid OPERATOR(pg_catalog.=) pg_catalog.to_regrole(CURRENT_USER::pg_catalog.text)::pg_catalog.oid)
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the current role is the role a vectorizer acts as.';
-
--- Every role may see which tables are registered (no data); a role writes only registrations
--- it acts as, of tables it owns. The queue, dead letters and batches belong to the role a
--- vectorizer acts as (the workers run as that role); writers reach the queue only through the
--- trigger (SECURITY DEFINER, below).
-ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
-CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
-CREATE POLICY vectorizers_write ON pg_embed_vectorizers FOR ALL
-    USING (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation))
-    WITH CHECK (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorizers TO PUBLIC;
-GRANT USAGE ON SEQUENCE pg_embed_vectorizers_id_seq TO PUBLIC;
-ALTER TABLE pg_embed_vectorize_queue ENABLE ROW LEVEL SECURITY;
-CREATE POLICY queue_owner ON pg_embed_vectorize_queue FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_queue TO PUBLIC;
-ALTER TABLE pg_embed_vectorize_failed ENABLE ROW LEVEL SECURITY;
-CREATE POLICY failed_owner ON pg_embed_vectorize_failed FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_failed TO PUBLIC;
-ALTER TABLE pg_embed_vectorize_batches ENABLE ROW LEVEL SECURITY;
-CREATE POLICY batches_owner ON pg_embed_vectorize_batches FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, DELETE ON pg_embed_vectorize_batches TO PUBLIC;
-
--- The key types a queue entry may hold (as text): their text forms and comparisons are
--- PostgreSQL's own, so the SECURITY DEFINER trigger never runs a function a role wrote.
-CREATE FUNCTION pg_embed_vectorize_key_types() RETURNS regtype[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT '{smallint,integer,bigint,text,varchar,uuid}'::regtype[]
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_key_types() IS 'Internal: the types a vectorizer''s key column may have.';
-
--- The checks every step repeats, since a table can change after registration: the key and
--- text columns still exist with types of pg_embed_vectorize_key_types() and text/varchar.
--- Raises 42804 naming what changed; returns the key type.
-CREATE FUNCTION pg_embed_vectorize_key_type(relation regclass, key_column name, text_column name) RETURNS regtype
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    key_type regtype;
-    text_type regtype;
-BEGIN
-    SELECT a.atttypid INTO key_type FROM pg_attribute a
-     WHERE a.attrelid = relation AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
-    SELECT a.atttypid INTO text_type FROM pg_attribute a
-     WHERE a.attrelid = relation AND a.attname = text_column AND a.attnum > 0 AND NOT a.attisdropped;
-    IF key_type IS NULL OR NOT key_type = ANY (@extschema@.pg_embed_vectorize_key_types())
-       OR text_type IS NULL OR NOT text_type = ANY ('{text,varchar}'::regtype[]) THEN
-        RAISE EXCEPTION 'the key or text column of % changed since it was registered', relation USING ERRCODE = '42804',
-            DETAIL = format('Key column %I is %s, text column %I is %s.', key_column, coalesce(key_type::text, 'missing'),
-                            text_column, coalesce(text_type::text, 'missing')),
-            HINT = format('Keys may be %s; the text must be text or varchar. Run pg_embed_unvectorize(%L) and register again.',
-                          array_to_string(@extschema@.pg_embed_vectorize_key_types(), ', '), relation::text);
-    END IF;
-    RETURN key_type;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_key_type(regclass, name, name) IS 'Internal: the key column''s type, after checking the key and text columns still fit (42804).';
-
--- The trigger of a registered table: records the keys of inserted rows with a text, and of
--- updated rows whose text (or key) changed, nothing else; no embedding in the writer's
--- transaction. SECURITY DEFINER so that writers need no privilege on the queue; it only reads
--- the statement's transition tables, checks it is one of the two triggers pg_embed_vectorize
--- made for this table, and compares keys of the types above with pg_catalog's operators.
-CREATE FUNCTION pg_embed_vectorize_enqueue() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v @extschema@.pg_embed_vectorizers;
-BEGIN
-    IF TG_NARGS = 1 AND TG_ARGV[0] ~ '^[0-9]{1,9}$' THEN
-        SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = TG_ARGV[0]::int;
-    END IF;
-    IF v.id IS NULL OR v.relation::oid <> TG_RELID OR TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER'
-       OR TG_NAME <> format('pg_embed_vectorize_%s_%s', v.id, lower(TG_OP)) THEN
-        RAISE EXCEPTION 'pg_embed_vectorize_enqueue() runs only as a trigger made by pg_embed_vectorize()' USING ERRCODE = '39P01',
-            HINT = 'Register the table with pg_embed_vectorize(); drop this trigger.';
-    END IF;
-    PERFORM @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
-    IF TG_OP = 'INSERT' THEN
-        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
-                        SELECT $1, n.%1$I::text FROM pg_embed_new n WHERE n.%2$I IS NOT NULL AND n.%1$I IS NOT NULL',
-                       v.key_column, v.text_column) USING v.id;
-    ELSE
-        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
-                        SELECT $1, n.%1$I::text FROM pg_embed_new n
-                         WHERE n.%1$I IS NOT NULL
-                           AND NOT EXISTS (SELECT FROM pg_embed_old o WHERE o.%1$I = n.%1$I AND o.%2$I IS NOT DISTINCT FROM n.%2$I)',
-                       v.key_column, v.text_column) USING v.id;
-    END IF;
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_enqueue() IS 'Internal: the trigger of a registered table; queues the keys of rows whose text is new or changed.';
-
--- Embeds the current text of the rows with these keys and writes their vectors (and model id),
--- in one statement through embed_batch. A row whose text changed after it was read is left as
--- it is: its newer entry in the queue embeds it again. Runs as the role the vectorizer acts as.
--- The statement runs with the session's own search_path (the database's default), as an
--- application's UPDATE would, for the table's triggers; every name in it is qualified.
-CREATE FUNCTION pg_embed_vectorize_apply(v @extschema@.pg_embed_vectorizers, keys text[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    key_type regtype := @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
-    statement text;
-    done bigint;
-BEGIN
-    statement := format(
-        'WITH src AS (SELECT t.%1$I AS k, t.%2$I::pg_catalog.text AS body FROM ONLY %4$s t
-                       WHERE t.%1$I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.%5$I[])),
-              arr AS (SELECT pg_catalog.array_agg(k) AS ks, pg_catalog.array_agg(body) AS bodies FROM src),
-              emb AS (SELECT a.ks[e.ord] AS k, a.bodies[e.ord] AS body, e.embedding
-                        FROM arr a, LATERAL @extschema@.embed_batch(a.bodies, $2) e)
-         UPDATE ONLY %4$s t SET %3$I = emb.embedding %6$s
-           FROM emb WHERE t.%1$I OPERATOR(pg_catalog.=) emb.k
-                      AND (t.%2$I::pg_catalog.text OPERATOR(pg_catalog.=) emb.body OR (t.%2$I IS NULL AND emb.body IS NULL))',
-        v.key_column, v.text_column, v.vector_column, v.relation,
-        (SELECT y.typname FROM pg_type y WHERE y.oid = key_type),
-        CASE WHEN v.model_id_column IS NOT NULL
-             THEN format(', %I = CASE WHEN emb.embedding IS NULL THEN NULL ELSE @extschema@.pg_embed_model_id($2) END', v.model_id_column)
-             ELSE '' END);
-    PERFORM pg_catalog.set_config('search_path', s.reset_val, true) FROM pg_catalog.pg_settings s WHERE s.name = 'search_path';
-    EXECUTE statement USING keys, v.model;
-    GET DIAGNOSTICS done = ROW_COUNT;
-    RETURN done;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_apply(pg_embed_vectorizers, text[]) IS 'Internal: embeds the rows with these keys and writes their vectors.';
-
--- One batch of a vectorizer, as a worker runs it (as the role the vectorizer acts as, in its
--- own transaction): takes up to batch_size due entries that no other worker holds (SKIP
--- LOCKED), embeds their rows in one statement and deletes the entries. If the batch fails,
--- each key is tried alone, so one bad row does not hold back the others; a failing key is
--- retried after retry_delay * 2^(attempts - 1) (at most an hour) and set aside after
--- max_attempts. Returns the number of entries it took (0: nothing due).
-CREATE FUNCTION pg_embed_vectorize_batch(vectorizer int) RETURNS int
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    v @extschema@.pg_embed_vectorizers;
-    seqs bigint[];
-    keys text[];
-    k text;
-    msg text;
-    state text;
-    errors int := 0;
-    last_error text;
-BEGIN
-    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer AND NOT x.paused;
-    IF v.id IS NULL THEN
-        RETURN 0;
-    END IF;
-    IF NOT @extschema@.pg_embed_vectorize_mine(v.id) THEN
-        RAISE EXCEPTION 'vectorizer % acts as role %, not as %', v.id, v.owner, current_user USING ERRCODE = '42501',
-            HINT = 'The background workers run a vectorizer''s batches as the role that registered it.';
-    END IF;
-    SELECT array_agg(s.seq), array_agg(DISTINCT s.key) INTO seqs, keys
-      FROM (SELECT q.seq, q.key FROM @extschema@.pg_embed_vectorize_queue q
-             WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp())
-             ORDER BY q.seq LIMIT v.batch_size FOR UPDATE SKIP LOCKED) s;
-    IF seqs IS NULL THEN
-        RETURN 0;
-    END IF;
-    BEGIN
-        PERFORM @extschema@.pg_embed_vectorize_apply(v, keys);
-        DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs);
-        INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors) VALUES (v.id, cardinality(keys), 0);
-        RETURN cardinality(seqs);
-    EXCEPTION WHEN OTHERS THEN
-        -- below, one key at a time
-    END;
-    FOREACH k IN ARRAY keys LOOP
-        BEGIN
-            PERFORM @extschema@.pg_embed_vectorize_apply(v, ARRAY[k]);
-            DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND q.key = k;
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-            errors := errors + 1;
-            last_error := format('%s: %s', state, msg);
-            UPDATE @extschema@.pg_embed_vectorize_queue q
-               SET attempts = q.attempts + 1, last_error = format('%s: %s', state, msg),
-                   retry_at = clock_timestamp() + least(v.retry_delay * power(2, q.attempts)::int, interval '1 hour')
-             WHERE q.seq = ANY (seqs) AND q.key = k;
-            WITH gone AS (
-                DELETE FROM @extschema@.pg_embed_vectorize_queue q
-                 WHERE q.seq = ANY (seqs) AND q.key = k AND q.attempts >= v.max_attempts
-                RETURNING q.vectorizer, q.key, q.attempts, q.last_error, q.enqueued)
-            INSERT INTO @extschema@.pg_embed_vectorize_failed (vectorizer, key, attempts, last_error, enqueued)
-            SELECT * FROM gone;
-        END;
-    END LOOP;
-    INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors, last_error)
-    VALUES (v.id, cardinality(keys) - errors, errors, last_error);
-    RETURN cardinality(seqs);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the workers run it (as the role it acts as): embeds up to batch_size queued rows; returns the entries taken. Callable by hand, e.g. where no workers run.';
-
--- The vectorizers with entries due now and the role each acts as, for the workers; and the
--- pruning of the batch log.
-CREATE FUNCTION pg_embed_vectorize_due() RETURNS TABLE (vectorizer int, owner oid)
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    DELETE FROM @extschema@.pg_embed_vectorize_batches b WHERE b.finished < clock_timestamp() - interval '10 minutes';
-    SELECT v.id, v.owner::oid FROM @extschema@.pg_embed_vectorizers v
-     WHERE NOT v.paused AND EXISTS (SELECT FROM pg_roles r WHERE r.oid = v.owner::oid)
-       AND EXISTS (SELECT FROM @extschema@.pg_embed_vectorize_queue q
-                    WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp()))
-     ORDER BY v.id
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due and the role each acts as (the workers'' loop).';
-REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
-
--- The vectorizer of (relation, vector column), which the current role must own; raises 42704
--- when there is none or several and no vector column was named.
-CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    found int[];
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
-    END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
-        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
-    END IF;
-    SELECT array_agg(v.id ORDER BY v.id) INTO found FROM @extschema@.pg_embed_vectorizers v
-     WHERE v.relation = $1 AND (v.vector_column = $2 OR $2 IS NULL);
-    IF found IS NULL OR cardinality(found) > 1 THEN
-        RAISE EXCEPTION '%', format('%s vectorizer of %s%s', CASE WHEN found IS NULL THEN 'no' ELSE 'more than one' END, relation,
-            CASE WHEN vector_column IS NULL THEN '' ELSE format(' column %I', vector_column) END) USING ERRCODE = '42704',
-            HINT = 'pg_embed_vectorize_status lists the registered tables and vector columns.';
-    END IF;
-    RETURN found[1];
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the current role owns (42704 when none or ambiguous).';
-
--- Registers a table: its rows are embedded from text_column into vector_column by the
--- background workers, after every INSERT and every UPDATE that changes the text.
-CREATE FUNCTION pg_embed_vectorize(
-    relation regclass,
-    text_column name,
-    vector_column name,
-    model text DEFAULT NULL,
-    model_id_column name DEFAULT NULL,
-    key_column name DEFAULT NULL,
-    batch_size int DEFAULT 32,
-    max_attempts int DEFAULT 5,
-    retry_delay interval DEFAULT '10 seconds',
-    backfill boolean DEFAULT true
-) RETURNS int LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    c pg_class;
-    key name := key_column;
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
-    id int;
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
-    END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
-        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as that role.';
-    END IF;
-    SELECT * INTO c FROM pg_class x WHERE x.oid = relation;
-    IF c.relkind <> 'r' OR c.relpersistence = 't' OR c.relhassubclass OR c.relispartition
-       OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = relation) THEN
-        RAISE EXCEPTION '% is not a plain permanent table', relation USING ERRCODE = '0A000',
-            DETAIL = 'Vectorizers keep plain tables outside inheritance and partitioning; temporary tables are invisible to the workers.',
-            HINT = 'Use embed_doc() in a trigger or pg_embed_backfill() for this table.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}'::regtype[], 'text'::text);
-    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
-    IF model_id_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation, model_id_column, '{text}'::regtype[], 'model id'::text);
-    END IF;
-    IF key IS NULL THEN
-        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
-        IF key IS NULL THEN
-            RAISE EXCEPTION '% has no single-column primary key', relation USING ERRCODE = '42P10',
-                HINT = 'Name a unique NOT NULL column as key_column, or add a primary key.';
-        END IF;
-    ELSIF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                       WHERE i.indrelid = relation AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL
-                         AND i.indexprs IS NULL AND i.indimmediate AND a.attname = key AND a.attnotnull) THEN
-        RAISE EXCEPTION 'column "%" of % is not a unique NOT NULL key', key, relation USING ERRCODE = '42P10',
-            HINT = 'The key column needs a unique index of that column alone (no predicate, not deferrable) and NOT NULL.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
-    -- the model must exist now (58P01 / 42704 with its own hint otherwise)
-    PERFORM @extschema@.pg_embed_model_id(model_name);
-    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 256 THEN
-        RAISE EXCEPTION 'batch_size must be between 1 and 256, not %', coalesce(batch_size::text, 'NULL') USING ERRCODE = '22023',
-            HINT = 'batch_size => 32 embeds 32 rows per transaction.';
-    END IF;
-    IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'max_attempts must be between 1 and 100, not %', coalesce(max_attempts::text, 'NULL') USING ERRCODE = '22023',
-            HINT = 'A row that fails max_attempts times is set aside in pg_embed_vectorize_failed.';
-    END IF;
-    IF retry_delay IS NULL OR retry_delay < interval '0' THEN
-        RAISE EXCEPTION 'retry_delay must not be negative or NULL' USING ERRCODE = '22023', HINT = 'retry_delay => ''10 seconds''';
-    END IF;
-    IF EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v WHERE v.relation = $1 AND v.vector_column = $3) THEN
-        RAISE EXCEPTION 'column % of % is already kept embedded', quote_ident(vector_column), relation USING ERRCODE = '42710',
-            HINT = 'pg_embed_unvectorize() it first to change its settings.';
-    END IF;
-    INSERT INTO @extschema@.pg_embed_vectorizers (relation, key_column, text_column, vector_column, model, model_id_column,
-                                                  batch_size, max_attempts, retry_delay, owner)
-    VALUES (relation, key, text_column, vector_column, model_name, model_id_column, batch_size, max_attempts, retry_delay,
-            to_regrole(current_user::text))
-    RETURNING pg_embed_vectorizers.id INTO id;
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_new
-                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
-                   format('pg_embed_vectorize_%s_insert', id), relation, id);
-    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
-                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
-                   format('pg_embed_vectorize_%s_update', id), relation, id);
-    IF backfill THEN
-        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
-                        SELECT $1, t.%1$I::text FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
-                       key, text_column, relation, vector_column) USING id;
-    END IF;
-    RETURN id;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, int, int, interval, boolean) IS
-  'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
-
--- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
-CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
-    DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'the vectorizer of % belongs to role %', relation,
-            (SELECT v.owner FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid) USING ERRCODE = '42501',
-            HINT = 'The role that registered it (or a superuser) removes it.';
-    END IF;
-    RETURN true;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a table embedded: drops its triggers, queue and dead letters (vectors stay). vector_column may be omitted when the table has one vectorizer. Owner only.';
-
--- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
-CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    UPDATE @extschema@.pg_embed_vectorizers v SET paused = pg_embed_vectorize_pause.paused WHERE v.id = vid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'the vectorizer of % belongs to another role', relation USING ERRCODE = '42501',
-            HINT = 'The role that registered it pauses and resumes it.';
-    END IF;
-    RETURN paused;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
-CREATE FUNCTION pg_embed_vectorize_resume(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT NOT @extschema@.pg_embed_vectorize_pause($1, $2, false)
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paused vectorizer. Owner only.';
-
--- Queues the dead letters of a vectorizer again (after fixing what made them fail).
-CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-    n bigint;
-BEGIN
-    WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
-    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
-$$;
-COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
-
--- One row per vectorizer the current role acts as or may read the table of, in the manner of
--- the pg_stat_* views.
-CREATE VIEW pg_embed_vectorize_status WITH (security_barrier) AS
-SELECT v.id AS vectorizer, v.relation, v.text_column, v.vector_column, v.model,
-       @extschema@.pg_embed_model_id(v.model) AS model_id, v.paused, v.owner,
-       q.pending, q.oldest_pending, clock_timestamp() - q.oldest_pending AS pending_age, q.retrying,
-       coalesce(b.rows_last_minute, 0) / 60.0 AS rows_per_second,
-       coalesce(b.errors_last_10min, 0) AS errors_last_10min,
-       f.failed, coalesce(f.last_failure, b.last_error) AS last_error, b.last_batch
-  FROM @extschema@.pg_embed_vectorizers v
-  LEFT JOIN LATERAL (SELECT count(*) AS pending, min(x.enqueued) AS oldest_pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
-                       FROM @extschema@.pg_embed_vectorize_queue x WHERE x.vectorizer = v.id) q ON true
-  LEFT JOIN LATERAL (SELECT sum(x.rows) FILTER (WHERE x.finished > clock_timestamp() - interval '1 minute') AS rows_last_minute,
-                            sum(x.errors) AS errors_last_10min, max(x.finished) AS last_batch,
-                            (array_agg(x.last_error ORDER BY x.finished DESC) FILTER (WHERE x.last_error IS NOT NULL))[1] AS last_error
-                       FROM @extschema@.pg_embed_vectorize_batches x WHERE x.vectorizer = v.id) b ON true
-  LEFT JOIN LATERAL (SELECT count(*) AS failed, (array_agg(x.last_error ORDER BY x.failed DESC))[1] AS last_failure
-                       FROM @extschema@.pg_embed_vectorize_failed x WHERE x.vectorizer = v.id) f ON true
- WHERE pg_catalog.pg_has_role(v.owner::oid, 'USAGE') OR pg_catalog.has_table_privilege(v.relation::oid, 'SELECT');
-GRANT SELECT ON pg_embed_vectorize_status TO PUBLIC;
-COMMENT ON VIEW pg_embed_vectorize_status IS 'One row per vectorizer whose table the role may read: rows pending, oldest pending and its age, rows retrying, rows/s over the last minute, errors over the last 10 minutes, rows set aside (failed), the last error, the model and its id.';
-
--- A dropped table takes its registration, queue and dead letters with it.
-CREATE FUNCTION pg_embed_vectorize_dropped() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    DELETE FROM @extschema@.pg_embed_vectorizers v
-     USING pg_event_trigger_dropped_objects() d
-     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND d.object_type = 'table' AND v.relation::oid = d.objid;
-END
-$$;
-REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
-COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
-CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();
-/* </end connected objects> */
-
-/* <begin connected objects> */
 -- src/api/bm25.rs:142
 -- requires:
 --   bm25_sql
@@ -2420,374 +2286,6 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_bm25_search(regclass, text, name, name, int) IS
   'BM25 search of a registered terms column (NULL: the table''s only one): the max_results documents with the highest Okapi BM25 score for query (idf = ln(1 + (N - df + 0.5) / (df + 0.5)), the column''s k1 and b), best first, ties by id. Exact: every document that can be among them is scored, with the statistics of the rows this snapshot sees.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/backfill.rs:23
--- requires:
---   models_sql
---   embed_doc_comment
---   provenance_sql
---   citus_sql
-
--- Backfill: progress table (row-level security), the run lock, the chunk functions and the procedure.
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_backfill_progress (
-    pid int NOT NULL,
-    relation regclass NOT NULL,
-    text_column name NOT NULL,
-    vector_column name NOT NULL,
-    model text NOT NULL,
-    started timestamptz NOT NULL,
-    updated timestamptz NOT NULL,
-    rows_done bigint NOT NULL,
-    rows_total bigint NOT NULL,
-    finished boolean NOT NULL DEFAULT false,
-    rows_skipped bigint NOT NULL DEFAULT 0,
-    -- The role that runs it: a backend's pid outlives nothing, a new session may reuse it.
-    owner name NOT NULL DEFAULT current_user,
-    PRIMARY KEY (pid, relation, vector_column)
-);
-COMMENT ON TABLE pg_embed_backfill_progress IS 'Progress of pg_embed_backfill() runs, one row per run, updated at every chunk commit.';
-
--- The advisory lock key of a backfill of (relation, vector column), and whether backend pid
--- holds it now (pg_locks shows every role's advisory locks).
-CREATE FUNCTION pg_embed_backfill_key(relation regclass, vector_column name) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT hashtextextended('pg_embed_backfill ' || relation::oid::text || ' ' || vector_column, 0)
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_key(regclass, name) IS 'Internal: the advisory lock key a backfill of this vector column holds while it runs.';
-CREATE FUNCTION pg_embed_backfill_running(pid int, relation regclass, vector_column name) RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT EXISTS (
-        SELECT FROM pg_locks l
-         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 AND l.objsubid = 1
-           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-           AND ((l.classid::bigint << 32) | l.objid::bigint) = @extschema@.pg_embed_backfill_key($2, $3))
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal: whether backend pid is running a backfill of this vector column now.';
-
--- Every role may watch every run; a role writes only its own rows of its own backend, for
--- relations it may update and columns they have, and may remove the rows of runs no longer
--- running on relations it may update.
-ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
-CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
-CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
-    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
-                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
-                                                         AND a.attnum > 0 AND NOT a.attisdropped));
-CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
-    USING (pid = pg_backend_pid() AND owner = current_user)
-    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
-                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
-                                                         AND a.attnum > 0 AND NOT a.attisdropped));
-CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
-    USING ((pid = pg_backend_pid() AND owner = current_user)
-           OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
-
-CREATE VIEW pg_embed_backfills AS
-SELECT pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total,
-       round(100.0 * rows_done / nullif(rows_total, 0), 1) AS percent,
-       round(rows_done / nullif(extract(epoch FROM updated - started), 0)::numeric, 1) AS rows_per_second,
-       CASE WHEN finished THEN interval '0'
-            WHEN rows_done > 0 THEN (updated - started) * ((rows_total - rows_done)::float8 / rows_done)
-       END AS eta,
-       finished,
-       rows_skipped,
-       -- a run ends either finished or with rows skipped; anything else that is not running
-       -- now was cancelled, failed, or lost its session
-       NOT finished AND rows_skipped = 0 AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column) AS interrupted
-FROM pg_embed_backfill_progress p;
-GRANT SELECT ON pg_embed_backfills TO PUBLIC;
-COMMENT ON VIEW pg_embed_backfills IS 'Backfills running or ended: rows done of the total, rate, ETA; rows_skipped = rows left without a vector because other sessions held them locked; interrupted = it stopped before finishing (cancelled, failed or its session ended): CALL it again to resume.';
-
--- Checks the arguments, takes the run's lock, forgets ended runs of the same column, counts
--- the rows to do and records the run. Returns the run's state for pg_embed_backfill_step.
-CREATE FUNCTION pg_embed_backfill_begin(
-    relation regclass, text_column name, vector_column name, model text, chunk_size int,
-    hash_column name, model_id_column name, notice_every bigint
-) RETURNS jsonb LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    key bigint;
-    -- The model each row should be embedded with, as SQL over the text expression %s.
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
-    id_literal text;
-    todo text;
-    embed_expr text;
-    set_extra text := '';
-    total bigint;
-    leaves jsonb;
-    started timestamptz := clock_timestamp();
-    -- On a Citus table, the columns chunks are picked by (else NULL).
-    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
-    model_id text;
-    model_precision text;
-    mismatch text;
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
-    END IF;
-    IF chunk_size IS NULL OR chunk_size < 1 THEN
-        RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
-            HINT = 'chunk_size => 200 commits every 200 rows.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
-    IF hash_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
-    END IF;
-    IF model_id_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
-    END IF;
-    IF NOT has_table_privilege(relation, 'UPDATE') THEN
-        RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
-            HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
-    END IF;
-    IF model = 'auto' AND dist_keys IS NOT NULL THEN
-        RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
-            DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
-            HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
-    ELSIF model = 'auto' THEN
-        model_name := 'auto';
-        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
-    ELSIF dist_keys IS NOT NULL THEN
-        -- The workers embed with the precision and long-text mode this session resolves now:
-        -- they are spelled out in the pushed-down call, not read from the workers' settings.
-        -- The model's file is each worker's own: it must be the one this node resolves (the
-        -- model id written next to each vector says so), which every worker is asked first.
-        model_id := @extschema@.pg_embed_model_id(model_name);
-        id_literal := quote_literal(model_id);
-        model_precision := split_part(model_id, '/', -2);
-        embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
-                             model_precision, current_setting('pg_embed.long_text'));
-        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
-        IF mismatch IS NOT NULL THEN
-            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
-                USING ERRCODE = '55000',
-                      DETAIL = format('This node: %s. Differing workers: %s.', model_id, mismatch),
-                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
-        END IF;
-    ELSE
-        PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
-        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
-        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
-    END IF;
-    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
-    -- embedded, or (with a model id column) made by another model or model file.
-    todo := format('%I IS NOT NULL AND (%I IS NULL', text_column, vector_column);
-    IF hash_column IS NOT NULL THEN
-        todo := todo || format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column);
-        set_extra := set_extra || format(', %I = md5(t.%I)', hash_column, text_column);
-    END IF;
-    IF model_id_column IS NOT NULL THEN
-        todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
-        set_extra := set_extra || format(', %I = ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
-    END IF;
-    todo := todo || ')';
-    key := @extschema@.pg_embed_backfill_key(relation, vector_column);
-    IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
-        RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
-            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
-                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
-                                         ELSE ', which may not update the table: it is not a backfill' END)
-                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
-            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
-    END IF;
-    DELETE FROM @extschema@.pg_embed_backfill_progress p
-     WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
-       AND (p.pid = pg_backend_pid() OR NOT @extschema@.pg_embed_backfill_running(p.pid, p.relation, p.vector_column));
-    EXECUTE format('SELECT count(*) FROM %s WHERE %s', relation, todo) INTO total;
-    INSERT INTO @extschema@.pg_embed_backfill_progress
-        (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
-    VALUES (pg_backend_pid(), relation, text_column, vector_column, model_name, started, clock_timestamp(), 0, total);
-    -- The tables that hold the rows: the relation itself, or a partitioned table's leaves.
-    SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
-      FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
-     WHERE t.isleaf AND c.relkind = 'r';
-    IF dist_keys IS NOT NULL THEN
-        -- Citus: chunks are ranges of the key columns, walked through the table itself.
-        leaves := jsonb_build_array(relation::oid);
-    END IF;
-    -- Citus: the key columns as SQL, plain and qualified with the UPDATE's alias t, and a
-    -- format() template casting a jsonb array of key values (%1$s) back to their types.
-    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE (
-               SELECT jsonb_build_object(
-                          'key_cols', string_agg(format('%I', k.name), ', ' ORDER BY k.n),
-                          'key_cols_t', string_agg(format('t.%I', k.name), ', ' ORDER BY k.n),
-                          'key_cast', string_agg(format('(%%1$s ->> %s)::%s', k.n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.n))
-                 FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
-                 JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name) END || jsonb_build_object(
-        'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
-        'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
-        'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
-        'done', 0, 'total', total, 'started', started, 'notice_every', notice_every,
-        'next_notice', notice_every, 'ended', false,
-        -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
-        -- table first (through pg_embed_cache_store, for roles that may run it), so a later
-        -- run over the same texts reads them back instead of embedding them again.
-        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
-                                 AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
-                            THEN model_name END);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_begin(regclass, name, name, text, int, name, name, bigint) IS
-  'Internal: starts a pg_embed_backfill run (checks, lock, count, progress row) and returns its state.';
-
--- One chunk of a run: embeds up to chunk rows of the current leaf after the last row done,
--- commits nothing (the procedure does), and returns the next state. At the end of a pass it
--- counts the rows still to do: none ends the run as finished; some are retried in up to two
--- more passes, then reported as skipped.
-CREATE FUNCTION pg_embed_backfill_step(state jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    rel regclass := (state ->> 'relation')::oid::regclass;
-    vcol name := state ->> 'vector_column';
-    leaf regclass;
-    picked bigint;
-    n bigint;
-    last tid;
-    remaining bigint;
-    done bigint := (state ->> 'done')::bigint;
-    total bigint := (state ->> 'total')::bigint;
-    elapsed float8;
-    keys jsonb;
-BEGIN
-    IF state ? 'key_cols' AND (state ->> 'leaf')::int = 0 THEN
-        -- A Citus table: the next chunk_size rows in the order of the key columns (the
-        -- primary key, which includes the distribution column, else the distribution column
-        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
-        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
-        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
-        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
-        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
-                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
-                       state ->> 'key_cols', rel,
-                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', state ->> 'key_cols', format(state ->> 'key_cast', '$1')) ELSE 'true' END,
-                       state ->> 'todo', state ->> 'chunk')
-        USING state -> 'after_key' INTO keys, picked;
-        IF picked = 0 THEN
-            RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
-        END IF;
-        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
-                       rel, state ->> 'set', state ->> 'key_cols_t', format(state ->> 'key_cast', 'e.value'), state ->> 'todo')
-        USING keys;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        state := state || jsonb_build_object('after_key', keys -> -1);
-    ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
-        leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
-        IF state ->> 'cache_model' IS NOT NULL THEN
-            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
-                           '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
-                           state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
-            USING (state ->> 'after')::tid;
-        END IF;
-        EXECUTE format(
-            'WITH chunk AS MATERIALIZED (SELECT ctid AS c FROM ONLY %1$s WHERE ctid > $1 AND %2$s LIMIT %3$s FOR UPDATE SKIP LOCKED),
-                  upd AS (UPDATE ONLY %1$s AS t SET %4$s FROM chunk WHERE t.ctid = chunk.c RETURNING 1)
-             SELECT (SELECT count(*) FROM chunk), (SELECT count(*) FROM upd), (SELECT max(c) FROM chunk)',
-            leaf, state ->> 'todo', state ->> 'chunk', state ->> 'set')
-        USING (state ->> 'after')::tid INTO picked, n, last;
-        IF picked = 0 THEN
-            RETURN state || jsonb_build_object('leaf', (state ->> 'leaf')::int + 1, 'after', '(0,0)');
-        END IF;
-        state := state || jsonb_build_object('after', last::text);
-    END IF;
-    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
-        done := done + n;
-        UPDATE @extschema@.pg_embed_backfill_progress p
-           SET rows_done = done, rows_total = greatest(total, done), updated = clock_timestamp()
-         WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
-        IF done >= (state ->> 'next_notice')::bigint THEN
-            elapsed := extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz);
-            RAISE NOTICE 'pg_embed_backfill: % of % rows (% rows/s, about % s left)',
-                done, total, round((done / nullif(elapsed, 0))::numeric, 1),
-                round((greatest(total - done, 0) * elapsed / done)::numeric);
-            state := state || jsonb_build_object('next_notice', done + (state ->> 'notice_every')::bigint);
-        END IF;
-        RETURN state || jsonb_build_object('done', done);
-    END IF;
-    -- End of a pass: what is left was locked by other sessions (or written since).
-    EXECUTE format('SELECT count(*) FROM %s WHERE %s', rel, state ->> 'todo') INTO remaining;
-    IF remaining > 0 AND (state ->> 'pass')::int < 3 THEN
-        PERFORM pg_sleep(0.2 * (state ->> 'pass')::int);
-        RETURN (state - 'after_key') || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
-    END IF;
-    UPDATE @extschema@.pg_embed_backfill_progress p
-       SET rows_done = done, rows_total = greatest(total, done + remaining), updated = clock_timestamp(),
-           finished = remaining = 0, rows_skipped = remaining
-     WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
-    PERFORM @extschema@.pg_embed_backfill_end(state);
-    IF remaining > 0 THEN
-        RAISE WARNING 'pg_embed_backfill: % rows of % still have no vector', remaining, rel
-            USING DETAIL = 'Other sessions held them locked through three passes, or wrote them while the backfill ran.',
-                  HINT = format('CALL pg_embed_backfill(%L, %L, %L, ...) again once those transactions have ended.', rel::text, state ->> 'text_column', vcol);
-    ELSE
-        RAISE NOTICE 'pg_embed_backfill: done, % rows embedded in % s', done,
-            round(extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz)::numeric, 1);
-    END IF;
-    RETURN state || jsonb_build_object('done', done, 'ended', true);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a pg_embed_backfill run.';
-
--- Releases the run's lock (when it ends, or fails).
-CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
-     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
-CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ($1 ->> 'ended')::boolean
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_ended(jsonb) IS 'Internal: whether a pg_embed_backfill run has ended.';
-
--- The procedure names nothing but pg_embed's own functions, schema-qualified, and plpgsql's
--- own statements: it cannot fix its search_path (it commits), so it must not depend on it.
-CREATE PROCEDURE pg_embed_backfill(
-    relation regclass,
-    text_column name,
-    vector_column name,
-    model text DEFAULT NULL,
-    chunk_size int DEFAULT 200,
-    hash_column name DEFAULT NULL,
-    notice_every bigint DEFAULT 1000,
-    model_id_column name DEFAULT NULL
-) LANGUAGE plpgsql AS $$
-DECLARE
-    state jsonb;
-BEGIN
-    BEGIN
-        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
-                                                      hash_column, model_id_column, notice_every);
-    EXCEPTION WHEN OTHERS OR query_canceled THEN
-        -- The run's lock is a session lock: release it whatever failed after it was taken.
-        PERFORM @extschema@.pg_embed_backfill_end(
-            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
-        RAISE;
-    END;
-    COMMIT;
-    LOOP
-        BEGIN
-            state := @extschema@.pg_embed_backfill_step(state);
-        EXCEPTION WHEN OTHERS OR query_canceled THEN
-            PERFORM @extschema@.pg_embed_backfill_end(state);
-            RAISE;
-        END;
-        COMMIT;
-        EXIT WHEN @extschema@.pg_embed_backfill_ended(state);
-    END LOOP;
-END
-$$;
-COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
-  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Rows other sessions keep locked are retried, then reported (rows_skipped). Progress: pg_embed_backfills.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -3038,5 +2536,627 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, int, text, regconfig, text, text, int, text, name) IS
   'The plans of the two queries pg_embed_hybrid_search runs (EXPLAIN, no costs): shows whether the GIN and HNSW indexes are used.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/vectorize.rs:73
+-- pg_embed::api::vectorize::pg_embed_vectorize_batch
+CREATE  FUNCTION "pg_embed_vectorize_batch"(
+	"vectorizer" INT /* i32 */
+) RETURNS INT /* i32 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pg_embed_vectorize_batch_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/vectorize.rs:19
+-- pg_embed::api::vectorize::pg_embed_vectorize_caller_owns
+CREATE  FUNCTION "pg_embed_vectorize_caller_owns"(
+	"relation" oid /* pg_sys :: Oid */
+) RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pg_embed_vectorize_caller_owns_wrapper';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/vectorize.rs:123
+-- requires:
+--   pg_embed_vectorize_caller_owns
+--   pg_embed_vectorize_batch
+--   batch_comments
+--   provenance_sql
+--   bm25_sql
+
+-- Vectorizers: a table registered once is kept embedded by background workers. A trigger only
+-- records which rows changed (the queue); the workers (src/workers.rs) embed them in batches
+-- as the role that registered the table, retry failures with backoff and set aside rows that
+-- keep failing. Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_vectorizers (
+    id serial PRIMARY KEY,
+    relation regclass NOT NULL,
+    key_column name NOT NULL,
+    text_column name NOT NULL,
+    vector_column name NOT NULL,
+    model text NOT NULL,
+    model_id_column name,
+    batch_size int NOT NULL CHECK (batch_size BETWEEN 1 AND 256),
+    max_attempts int NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
+    retry_delay interval NOT NULL CHECK (retry_delay >= interval '0'),
+    paused boolean NOT NULL DEFAULT false,
+    created timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (relation, vector_column)
+);
+COMMENT ON TABLE pg_embed_vectorizers IS 'Tables kept embedded by the background workers, one row per vector column (pg_embed_vectorize()).';
+
+-- Rows whose text changed, oldest first. A row updated again while a worker embeds it gets a
+-- second entry, so it is embedded again from its latest text.
+CREATE TABLE pg_embed_vectorize_queue (
+    seq bigserial PRIMARY KEY,
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    key text NOT NULL,
+    enqueued timestamptz NOT NULL DEFAULT clock_timestamp(),
+    attempts int NOT NULL DEFAULT 0,
+    retry_at timestamptz,
+    last_error text
+);
+CREATE INDEX pg_embed_vectorize_queue_vectorizer ON pg_embed_vectorize_queue (vectorizer, seq);
+COMMENT ON TABLE pg_embed_vectorize_queue IS 'Rows of registered tables waiting to be embedded (key as text); attempts and last_error after failures.';
+
+-- Dead letters: rows that failed max_attempts times. pg_embed_vectorize_retry() queues them again.
+CREATE TABLE pg_embed_vectorize_failed (
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    key text NOT NULL,
+    attempts int NOT NULL,
+    last_error text,
+    enqueued timestamptz NOT NULL,
+    failed timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX pg_embed_vectorize_failed_vectorizer ON pg_embed_vectorize_failed (vectorizer);
+COMMENT ON TABLE pg_embed_vectorize_failed IS 'Rows set aside after max_attempts failures, with their last error; pg_embed_vectorize_retry() queues them again.';
+
+-- One row per batch a worker committed (kept 10 minutes): rows/s and errors of the status view.
+CREATE TABLE pg_embed_vectorize_batches (
+    vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
+    finished timestamptz NOT NULL DEFAULT clock_timestamp(),
+    rows int NOT NULL,
+    errors int NOT NULL,
+    last_error text
+);
+CREATE INDEX pg_embed_vectorize_batches_vectorizer ON pg_embed_vectorize_batches (vectorizer, finished);
+COMMENT ON TABLE pg_embed_vectorize_batches IS 'Internal: the batches of the last 10 minutes, for pg_embed_vectorize_status.';
+
+-- Registrations and their queues survive pg_dump (the triggers on the tables are dumped with them).
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue_seq_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_failed', '');
+
+-- Whether the current role owns (or is a member of the owner of) a vectorizer's table. Inlined
+-- into the policies below, so every name is qualified instead of a fixed search_path.
+CREATE FUNCTION pg_embed_vectorize_mine(vectorizer int) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
+    SELECT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
+                     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+                    WHERE v.id OPERATOR(pg_catalog.=) $1 AND pg_catalog.pg_has_role(c.relowner, 'USAGE'))
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the current role owns a vectorizer''s table (or is a member of its owner).';
+
+-- Every role may see which tables are registered (no data); the queue, dead letters and batch
+-- log of a table only its owner's members. Nobody but the extension's owner writes any of them
+-- (a write privilege would let any role LOCK them and stall every writer of every registered
+-- table): the SECURITY DEFINER steps below write them, each after checking the role that calls.
+ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
+GRANT SELECT ON pg_embed_vectorizers TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_queue ENABLE ROW LEVEL SECURITY;
+CREATE POLICY queue_read ON pg_embed_vectorize_queue FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_queue TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_failed ENABLE ROW LEVEL SECURITY;
+CREATE POLICY failed_read ON pg_embed_vectorize_failed FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_failed TO PUBLIC;
+ALTER TABLE pg_embed_vectorize_batches ENABLE ROW LEVEL SECURITY;
+CREATE POLICY batches_read ON pg_embed_vectorize_batches FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_batches TO PUBLIC;
+
+-- The key types a queue entry may hold (as text): their text forms and comparisons are
+-- PostgreSQL's own, so the SECURITY DEFINER trigger never runs a function a role wrote.
+CREATE FUNCTION pg_embed_vectorize_key_types() RETURNS regtype[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT '{smallint,integer,bigint,text,varchar,uuid}'::regtype[]
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_key_types() IS 'Internal: the types a vectorizer''s key column may have.';
+
+-- The checks every step repeats, since a table can change after registration: the key and
+-- text columns still exist with types of pg_embed_vectorize_key_types() and text/varchar.
+-- Returns the key type, or NULL (with a WARNING saying what changed) when they do not fit.
+CREATE FUNCTION pg_embed_vectorize_key_type(relation regclass, key_column name, text_column name) RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_type regtype;
+    text_type regtype;
+BEGIN
+    SELECT a.atttypid INTO key_type FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT a.atttypid INTO text_type FROM pg_attribute a
+     WHERE a.attrelid = relation AND a.attname = text_column AND a.attnum > 0 AND NOT a.attisdropped;
+    IF key_type IS NULL OR NOT key_type = ANY (@extschema@.pg_embed_vectorize_key_types())
+       OR text_type IS NULL OR NOT text_type = ANY ('{text,varchar}'::regtype[]) THEN
+        RAISE WARNING 'the key or text column of % changed since it was registered: its rows are not queued', relation
+            USING DETAIL = format('Key column %I is %s, text column %I is %s.', key_column, coalesce(key_type::text, 'missing'),
+                                  text_column, coalesce(text_type::text, 'missing')),
+            HINT = format('Keys may be %s; the text must be text or varchar. Run pg_embed_unvectorize(%L) and register again.',
+                          array_to_string(@extschema@.pg_embed_vectorize_key_types(), ', '), relation::text);
+        RETURN NULL;
+    END IF;
+    RETURN key_type;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_key_type(regclass, name, name) IS 'Internal: the key column''s type, or NULL with a WARNING when the key or text column no longer fits.';
+
+-- The trigger of a registered table: records the keys of inserted rows with a text, and of
+-- updated rows whose text (compared byte for byte) or key changed, nothing else; no embedding
+-- in the writer's transaction. SECURITY DEFINER so that writers need no privilege on the queue.
+-- It reads nothing but the statement's transition tables, and only after checking in pg_trigger
+-- that it runs as one of the two triggers pg_embed_vectorize made for this table, with those
+-- transition tables (a hand-made trigger without them would let pg_embed_new name a temporary
+-- view of the caller's); it compares keys of the types above with pg_catalog's operators. A
+-- table whose key or text column changed still takes writes (a WARNING says its rows are not
+-- queued).
+CREATE FUNCTION pg_embed_vectorize_enqueue() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+BEGIN
+    IF TG_NARGS = 1 AND TG_ARGV[0] ~ '^[0-9]{1,9}$' THEN
+        SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = TG_ARGV[0]::int;
+    END IF;
+    IF v.id IS NULL OR v.relation::oid <> TG_RELID OR TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER'
+       OR TG_OP NOT IN ('INSERT', 'UPDATE')
+       OR TG_NAME <> format('pg_embed_vectorize_%s_%s', v.id, lower(TG_OP))
+       OR NOT EXISTS (SELECT FROM pg_trigger t
+                       WHERE t.tgrelid = TG_RELID AND t.tgname = TG_NAME
+                         AND t.tgfoid = '@extschema@.pg_embed_vectorize_enqueue()'::regprocedure
+                         AND t.tgnewtable = 'pg_embed_new'
+                         AND t.tgoldtable IS NOT DISTINCT FROM CASE TG_OP WHEN 'UPDATE' THEN 'pg_embed_old'::name END
+                         AND t.tgtype = CASE TG_OP WHEN 'INSERT' THEN 4 ELSE 16 END) THEN
+        RAISE EXCEPTION 'pg_embed_vectorize_enqueue() runs only as a trigger made by pg_embed_vectorize()' USING ERRCODE = '39P01',
+            HINT = 'Register the table with pg_embed_vectorize(); drop this trigger.';
+    END IF;
+    IF @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+                        SELECT $1, n.%1$I::text FROM pg_embed_new n WHERE n.%2$I IS NOT NULL AND n.%1$I IS NOT NULL',
+                       v.key_column, v.text_column) USING v.id;
+    ELSE
+        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+                        SELECT $1, n.%1$I::text FROM pg_embed_new n
+                         WHERE n.%1$I IS NOT NULL
+                           AND NOT EXISTS (SELECT FROM pg_embed_old o WHERE o.%1$I = n.%1$I
+                                             AND o.%2$I::text COLLATE "C" IS NOT DISTINCT FROM n.%2$I::text COLLATE "C")',
+                       v.key_column, v.text_column) USING v.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_enqueue() IS 'Internal: the trigger of a registered table; queues the keys of rows whose text is new or changed.';
+
+-- Embeds the current text of the rows with these keys and writes their vectors (and model id),
+-- in one statement through embed_batch. A row whose text changed after it was read is left as
+-- it is: its newer entry in the queue embeds it again. Runs as the table's owner.
+-- The statement runs with the session's own search_path (the database's default), as an
+-- application's UPDATE would, for the table's triggers; every name in it is qualified.
+CREATE FUNCTION pg_embed_vectorize_apply(v @extschema@.pg_embed_vectorizers, keys text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key_type regtype := @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
+    statement text;
+    done bigint;
+BEGIN
+    IF key_type IS NULL THEN
+        RAISE EXCEPTION 'the key or text column of % changed since it was registered', v.relation USING ERRCODE = '42804',
+            HINT = format('Run pg_embed_unvectorize(%L) and register again.', v.relation::text);
+    END IF;
+    statement := format(
+        'WITH src AS (SELECT t.%1$I AS k, t.%2$I::pg_catalog.text AS body FROM ONLY %4$s t
+                       WHERE t.%1$I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.%5$I[])),
+              arr AS (SELECT pg_catalog.array_agg(k) AS ks, pg_catalog.array_agg(body) AS bodies FROM src),
+              emb AS (SELECT a.ks[e.ord] AS k, a.bodies[e.ord] AS body, e.embedding
+                        FROM arr a, LATERAL @extschema@.embed_batch(a.bodies, $2) e)
+         UPDATE ONLY %4$s t SET %3$I = emb.embedding %6$s
+           FROM emb WHERE t.%1$I OPERATOR(pg_catalog.=) emb.k
+                      AND (t.%2$I::pg_catalog.text COLLATE "C" OPERATOR(pg_catalog.=) emb.body COLLATE "C"
+                           OR (t.%2$I IS NULL AND emb.body IS NULL))',
+        v.key_column, v.text_column, v.vector_column, v.relation,
+        (SELECT y.typname FROM pg_type y WHERE y.oid = key_type),
+        CASE WHEN v.model_id_column IS NOT NULL
+             THEN format(', %I = CASE WHEN emb.embedding IS NULL THEN NULL ELSE @extschema@.pg_embed_model_id($2) END', v.model_id_column)
+             ELSE '' END);
+    PERFORM pg_catalog.set_config('search_path', s.reset_val, true) FROM pg_catalog.pg_settings s WHERE s.name = 'search_path';
+    EXECUTE statement USING keys, v.model;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    RETURN done;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_apply(pg_embed_vectorizers, text[]) IS 'Internal: embeds the rows with these keys and writes their vectors.';
+
+-- The three steps of one batch (pg_embed_vectorize_batch, in Rust, runs them in one transaction):
+-- pg_embed_vectorize_take locks up to batch_size due entries no other worker holds (SKIP LOCKED)
+-- and returns them with the table's owner; pg_embed_vectorize_embed, run as that owner, embeds
+-- their rows and returns the keys that failed with their errors; pg_embed_vectorize_settle
+-- deletes the entries done and reschedules or sets aside the failed ones. take and settle are
+-- for superusers only (the workers), embed writes only the user's table.
+CREATE FUNCTION pg_embed_vectorize_take(vectorizer int, OUT owner oid, OUT seqs bigint[], OUT keys text[])
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer AND NOT x.paused;
+    SELECT c.relowner INTO owner FROM pg_class c WHERE c.oid = v.relation;
+    IF owner IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(s.seq), array_agg(DISTINCT s.key) INTO seqs, keys
+      FROM (SELECT q.seq, q.key FROM @extschema@.pg_embed_vectorize_queue q
+             WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp())
+             ORDER BY q.seq LIMIT v.batch_size FOR UPDATE SKIP LOCKED) s;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_take(int) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_take(int) IS 'Internal: locks a batch of due queue entries of a vectorizer; returns the table''s owner, the entries and their distinct keys.';
+
+-- Embeds the rows of these keys as pg_embed_vectorize_apply does; if that fails, each key alone,
+-- so one bad row does not hold back the others. Returns {key: "SQLSTATE: message"} of the keys
+-- that failed. Catches cancellation too (a batch that waited longer than the workers' lock_timeout
+-- of 10 s, or was cancelled by hand, is a failure of its rows, not of the worker).
+CREATE FUNCTION pg_embed_vectorize_embed(vectorizer int, keys text[]) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+    k text;
+    msg text;
+    state text;
+    failed jsonb := '{}';
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
+    BEGIN
+        PERFORM @extschema@.pg_embed_vectorize_apply(v, keys);
+        RETURN failed;
+    EXCEPTION WHEN OTHERS OR query_canceled OR assert_failure THEN
+        IF cardinality(keys) = 1 THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            RETURN jsonb_build_object(keys[1], format('%s: %s', state, msg));
+        END IF;
+    END;
+    FOREACH k IN ARRAY keys LOOP
+        BEGIN
+            PERFORM @extschema@.pg_embed_vectorize_apply(v, ARRAY[k]);
+        EXCEPTION WHEN OTHERS OR query_canceled OR assert_failure THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            failed := failed || jsonb_build_object(k, format('%s: %s', state, msg));
+        END;
+    END LOOP;
+    RETURN failed;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_embed(int, text[]) IS 'Internal: embeds the rows of these keys (as the table''s owner); returns the keys that failed with their errors.';
+
+-- Deletes the entries done, and for the failed keys counts an attempt, schedules the next one
+-- after retry_delay * 2^(attempts - 1) (at most an hour) and sets aside entries that reached
+-- max_attempts. Returns the entries settled.
+CREATE FUNCTION pg_embed_vectorize_settle(vectorizer int, seqs bigint[], failed jsonb) RETURNS int
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+    errors int := (SELECT count(*) FROM jsonb_object_keys(failed));
+    done int;
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
+    DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND NOT failed ? q.key;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    IF errors > 0 THEN
+        UPDATE @extschema@.pg_embed_vectorize_queue q
+           SET attempts = q.attempts + 1, last_error = failed ->> q.key,
+               retry_at = clock_timestamp() + least(v.retry_delay * power(2, least(q.attempts, 20)), interval '1 hour')
+         WHERE q.seq = ANY (seqs);
+        WITH gone AS (
+            DELETE FROM @extschema@.pg_embed_vectorize_queue q
+             WHERE q.seq = ANY (seqs) AND q.attempts >= v.max_attempts
+            RETURNING q.vectorizer, q.key, q.attempts, q.last_error, q.enqueued)
+        INSERT INTO @extschema@.pg_embed_vectorize_failed (vectorizer, key, attempts, last_error, enqueued)
+        SELECT * FROM gone;
+    END IF;
+    INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors, last_error)
+    VALUES (v.id, done, errors,
+            (SELECT e.value FROM jsonb_each_text(failed) e LIMIT 1));
+    RETURN cardinality(seqs);
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_settle(int, bigint[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_settle(int, bigint[], jsonb) IS 'Internal: deletes a batch''s entries done; reschedules or sets aside the failed ones.';
+
+-- The vectorizers with entries due now, for the workers; and the pruning of the batch log.
+CREATE FUNCTION pg_embed_vectorize_due() RETURNS SETOF int
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    DELETE FROM @extschema@.pg_embed_vectorize_batches b WHERE b.finished < clock_timestamp() - interval '10 minutes';
+    SELECT v.id FROM @extschema@.pg_embed_vectorizers v
+     WHERE NOT v.paused
+       AND EXISTS (SELECT FROM @extschema@.pg_embed_vectorize_queue q
+                    WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp()))
+     ORDER BY v.id
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due (the workers'' loop).';
+REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
+
+-- The vectorizer of (relation, vector column), whose table the calling role must own (checked
+-- with the role that called, also inside the SECURITY DEFINER functions below); raises 42704
+-- when there is none or several and no vector column was named.
+CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    found int[];
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
+    END IF;
+    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
+    END IF;
+    SELECT array_agg(v.id ORDER BY v.id) INTO found FROM @extschema@.pg_embed_vectorizers v
+     WHERE v.relation = $1 AND (v.vector_column = $2 OR $2 IS NULL);
+    IF found IS NULL OR cardinality(found) > 1 THEN
+        RAISE EXCEPTION '%', format('%s vectorizer of %s%s', CASE WHEN found IS NULL THEN 'no' ELSE 'more than one' END, relation,
+            CASE WHEN vector_column IS NULL THEN '' ELSE format(' column %I', vector_column) END) USING ERRCODE = '42704',
+            HINT = 'pg_embed_vectorize_status lists the registered tables and vector columns.';
+    END IF;
+    RETURN found[1];
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the calling role owns (42501; 42704 when none or ambiguous).';
+
+-- The checks of a registration, repeated by pg_embed_vectorize_adopt for callers that skip
+-- pg_embed_vectorize: the caller owns a plain permanent table, the columns fit, the model exists.
+-- Returns the key column.
+CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, vector_column name, model text,
+                                         model_id_column name, key_column name) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    c pg_class;
+    key name := key_column;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
+    END IF;
+    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+        RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
+            HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
+    END IF;
+    SELECT * INTO c FROM pg_class x WHERE x.oid = relation;
+    IF c.relkind <> 'r' OR c.relpersistence = 't' OR c.relhassubclass OR c.relispartition
+       OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = relation) THEN
+        RAISE EXCEPTION '% is not a plain permanent table', relation USING ERRCODE = '0A000',
+            DETAIL = 'Vectorizers keep plain tables outside inheritance and partitioning; temporary tables are invisible to the workers.',
+            HINT = 'Use embed_doc() in a trigger or pg_embed_backfill() for this table.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation, vector_column, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    IF model_id_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation, model_id_column, '{text}'::regtype[], 'model id'::text);
+    END IF;
+    IF key IS NULL THEN
+        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
+        IF key IS NULL THEN
+            RAISE EXCEPTION '% has no single-column primary key', relation USING ERRCODE = '42P10',
+                HINT = 'Name a unique NOT NULL column as key_column, or add a primary key.';
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                       WHERE i.indrelid = relation AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL
+                         AND i.indexprs IS NULL AND i.indimmediate AND a.attname = key AND a.attnotnull) THEN
+        RAISE EXCEPTION 'column "%" of % is not a unique NOT NULL key', key, relation USING ERRCODE = '42P10',
+            HINT = 'The key column needs a unique index of that column alone (no predicate, not deferrable) and NOT NULL.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
+    -- the model must exist now (58P01 / 42704 with its own hint otherwise)
+    PERFORM @extschema@.pg_embed_model_id(model);
+    RETURN key;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_check(regclass, name, name, text, name, name) IS 'Internal: the checks of a registration; returns the key column.';
+
+-- Records a registration and creates its two triggers (SECURITY DEFINER: nobody else writes
+-- pg_embed_vectorizers). It checks everything again and reads only catalogs.
+CREATE FUNCTION pg_embed_vectorize_adopt(relation regclass, text_column name, vector_column name, model text,
+                                         model_id_column name, key_column name, batch_size int, max_attempts int,
+                                         retry_delay interval) RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model, model_id_column, key_column);
+    id int;
+BEGIN
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 256 THEN
+        RAISE EXCEPTION 'batch_size must be between 1 and 256, not %', coalesce(batch_size::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'batch_size => 32 embeds 32 rows per transaction.';
+    END IF;
+    IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'max_attempts must be between 1 and 100, not %', coalesce(max_attempts::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'A row that fails max_attempts times is set aside in pg_embed_vectorize_failed.';
+    END IF;
+    IF retry_delay IS NULL OR retry_delay < interval '0' THEN
+        RAISE EXCEPTION 'retry_delay must not be negative or NULL' USING ERRCODE = '22023', HINT = 'retry_delay => ''10 seconds''';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v WHERE v.relation = $1 AND v.vector_column = $3) THEN
+        RAISE EXCEPTION 'column % of % is already kept embedded', quote_ident(vector_column), relation USING ERRCODE = '42710',
+            HINT = 'pg_embed_unvectorize() it first to change its settings.';
+    END IF;
+    INSERT INTO @extschema@.pg_embed_vectorizers (relation, key_column, text_column, vector_column, model, model_id_column,
+                                                  batch_size, max_attempts, retry_delay)
+    VALUES (relation, key, text_column, vector_column, model, model_id_column, batch_size, max_attempts, retry_delay)
+    RETURNING pg_embed_vectorizers.id INTO id;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_new
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
+                   format('pg_embed_vectorize_%s_insert', id), relation, id);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
+                    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
+                   format('pg_embed_vectorize_%s_update', id), relation, id);
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) IS
+  'Internal: records a registration and creates its triggers, for the table''s owner (SECURITY DEFINER).';
+
+-- Queues keys of a vectorizer whose table the calling role owns (SECURITY DEFINER).
+CREATE FUNCTION pg_embed_vectorize_requeue(vectorizer int, keys text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
+                    WHERE v.id = vectorizer AND @extschema@.pg_embed_vectorize_caller_owns(v.relation)) THEN
+        RAISE EXCEPTION 'no vectorizer % of a table you own', vectorizer USING ERRCODE = '42501',
+            HINT = 'Only the owner of a registered table queues its rows.';
+    END IF;
+    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT vectorizer, k FROM unnest(keys) k WHERE k IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_requeue(int, text[]) IS 'Internal: queues keys of a vectorizer whose table the calling role owns.';
+
+-- Registers a table: its rows are embedded from text_column into vector_column by the
+-- background workers, after every INSERT and every UPDATE that changes the text.
+CREATE FUNCTION pg_embed_vectorize(
+    relation regclass,
+    text_column name,
+    vector_column name,
+    model text DEFAULT NULL,
+    model_id_column name DEFAULT NULL,
+    key_column name DEFAULT NULL,
+    batch_size int DEFAULT 32,
+    max_attempts int DEFAULT 5,
+    retry_delay interval DEFAULT '10 seconds',
+    backfill boolean DEFAULT true
+) RETURNS int LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
+    key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model_name, model_id_column, key_column);
+    id int := @extschema@.pg_embed_vectorize_adopt(relation, text_column, vector_column, model_name, model_id_column, key,
+                                                    batch_size, max_attempts, retry_delay);
+    keys text[];
+BEGIN
+    -- the rows without a vector now, read as the caller (the table's owner)
+    IF backfill THEN
+        EXECUTE format('SELECT array_agg(t.%1$I::text) FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
+                       key, text_column, relation, vector_column) INTO keys;
+        PERFORM @extschema@.pg_embed_vectorize_requeue(id, keys);
+    END IF;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, int, int, interval, boolean) IS
+  'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
+
+-- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
+-- SECURITY DEFINER (it writes pg_embed_vectorizers); the caller must own the table.
+CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+BEGIN
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
+    DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a table embedded: drops its triggers, queue and dead letters (vectors stay). vector_column may be omitted when the table has one vectorizer. Owner only.';
+
+-- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
+CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+BEGIN
+    UPDATE @extschema@.pg_embed_vectorizers v SET paused = coalesce(pg_embed_vectorize_pause.paused, true) WHERE v.id = vid;
+    RETURN coalesce(pg_embed_vectorize_pause.paused, true);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
+CREATE FUNCTION pg_embed_vectorize_resume(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT @extschema@.pg_embed_vectorize_pause($1, $2, false)
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paused vectorizer. Owner only.';
+
+-- Queues the dead letters of a vectorizer again (after fixing what made them fail).
+CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
+    n bigint;
+BEGIN
+    WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
+    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
+
+-- The model id for the status view, or NULL when the model cannot be loaded now (its files
+-- removed, say): the view must not fail for every role because of one registration.
+CREATE FUNCTION pg_embed_vectorize_model_id(model text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN @extschema@.pg_embed_model_id(model);
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_model_id(text) IS 'Internal: pg_embed_model_id, or NULL when the model cannot be loaded now.';
+
+-- One row per vectorizer whose table the current role owns or may read, in the manner of the
+-- pg_stat_* views.
+CREATE VIEW pg_embed_vectorize_status WITH (security_barrier) AS
+SELECT v.id AS vectorizer, v.relation, v.text_column, v.vector_column, v.model,
+       @extschema@.pg_embed_vectorize_model_id(v.model) AS model_id, v.paused,
+       q.pending, q.oldest_pending, clock_timestamp() - q.oldest_pending AS pending_age, q.retrying,
+       coalesce(b.rows_last_minute, 0) / 60.0 AS rows_per_second,
+       coalesce(b.errors_last_10min, 0) AS errors_last_10min,
+       f.failed, coalesce(f.last_failure, b.last_error) AS last_error, b.last_batch
+  FROM @extschema@.pg_embed_vectorizers v
+  LEFT JOIN LATERAL (SELECT count(*) AS pending, min(x.enqueued) AS oldest_pending, count(*) FILTER (WHERE x.attempts > 0) AS retrying
+                       FROM @extschema@.pg_embed_vectorize_queue x WHERE x.vectorizer = v.id) q ON true
+  LEFT JOIN LATERAL (SELECT sum(x.rows) FILTER (WHERE x.finished > clock_timestamp() - interval '1 minute') AS rows_last_minute,
+                            sum(x.errors) AS errors_last_10min, max(x.finished) AS last_batch,
+                            (array_agg(x.last_error ORDER BY x.finished DESC) FILTER (WHERE x.last_error IS NOT NULL))[1] AS last_error
+                       FROM @extschema@.pg_embed_vectorize_batches x WHERE x.vectorizer = v.id) b ON true
+  LEFT JOIN LATERAL (SELECT count(*) AS failed, (array_agg(x.last_error ORDER BY x.failed DESC))[1] AS last_failure
+                       FROM @extschema@.pg_embed_vectorize_failed x WHERE x.vectorizer = v.id) f ON true
+ WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+                 AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') OR pg_catalog.has_table_privilege(c.oid, 'SELECT')));
+GRANT SELECT ON pg_embed_vectorize_status TO PUBLIC;
+COMMENT ON VIEW pg_embed_vectorize_status IS 'One row per vectorizer whose table the role may read: rows pending, oldest pending and its age, rows retrying, rows/s over the last minute, errors over the last 10 minutes, rows set aside (failed), the last error, the model and its id.';
+
+-- A dropped table takes its registration, queue and dead letters with it.
+CREATE FUNCTION pg_embed_vectorize_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM @extschema@.pg_embed_vectorizers v
+     USING pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND d.object_type = 'table' AND v.relation::oid = d.objid;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
+CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();
+COMMENT ON FUNCTION pg_embed_vectorize_caller_owns(oid) IS 'Internal: whether the role that called (also inside a SECURITY DEFINER function) owns the relation or is a member of its owner.';
+COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the background workers run it: embeds up to batch_size queued rows as the table''s owner and settles their queue entries; returns the entries taken (0: none due). Superusers only.';
 /* </end connected objects> */
 

@@ -5,15 +5,15 @@
 //! `pg_embed.vectorize_database`, lists the databases that allow connections, and keeps
 //! `pg_embed.vectorize_workers` workers running in each, starting or stopping workers when a
 //! configuration reload changes the number. A worker connects to its database; if pg_embed
-//! is not installed there, or no table is registered, it exits at once and the launcher tries
+//! is not installed there, or no table is registered (or all are paused), it exits at once and the launcher tries
 //! again after [`RESTART_AFTER`], so idle databases hold no connection (DROP DATABASE works).
 //!
 //! A worker's loop: `pg_embed_vectorize_due()` names the vectorizers with rows due, then
 //! `pg_embed_vectorize_batch(id)` runs up to [`ROUND`] batches of each in turn, every batch in its own
 //! transaction, until none is due; then it sleeps `pg_embed.vectorize_naptime` on its latch.
-//! A batch runs as the role the vectorizer acts as (the one that registered the table), inside
-//! a security-restricted operation as VACUUM runs index functions: the table owner's triggers
-//! and functions run with that role's rights and cannot SET ROLE back to the worker's. SIGTERM
+//! The embedding step of a batch runs as the table's owner, inside a security-restricted
+//! operation as VACUUM runs index functions (src/api/vectorize.rs): the owner's triggers and
+//! functions run with the owner's rights and cannot SET ROLE back to the worker's. SIGTERM
 //! ends a worker after its current batch; postmaster death ends it at once; an error ends it
 //! (its transaction rolls back, the rows stay queued) and the launcher starts it again.
 
@@ -141,32 +141,6 @@ pub extern "C-unwind" fn pg_embed_vectorize_launcher(_arg: pg_sys::Datum) {
     }
 }
 
-/// Runs `f` as `role` in a security-restricted operation (no SET ROLE, no session state), with
-/// settings changed inside it undone afterwards.
-fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
-    let mut saved_user = pg_sys::InvalidOid;
-    let mut saved_context = 0;
-    // SAFETY: the pattern PostgreSQL's own maintenance commands use around user code; an error
-    // inside ends the transaction, whose abort restores the user and context.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(
-            role,
-            saved_context
-                | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32
-                | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
-    }
-    // SAFETY: plain calls into the GUC machinery, paired.
-    let nest = unsafe { pg_sys::NewGUCNestLevel() };
-    let result = f();
-    unsafe {
-        pg_sys::AtEOXact_GUC(false, nest);
-        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-    }
-    result
-}
-
 /// What pg_stat_activity shows for this worker: the batch statement while one runs, idle otherwise.
 fn report_activity(statement: Option<&str>) {
     let text = std::ffi::CString::new(statement.unwrap_or("")).unwrap_or_default();
@@ -193,21 +167,19 @@ pub extern "C-unwind" fn pg_embed_vectorize_worker(arg: pg_sys::Datum) {
         .flatten()
     });
     let Some(schema) = schema else { return };
-    let due_sql = format!("SELECT vectorizer, owner FROM {schema}.pg_embed_vectorize_due()");
+    let due_sql = format!("SELECT {schema}.pg_embed_vectorize_due()");
     let batch_sql = format!("SELECT {schema}.pg_embed_vectorize_batch($1)");
-    let registered_sql = format!("SELECT EXISTS (SELECT FROM {schema}.pg_embed_vectorizers)");
+    let registered_sql = format!("SELECT EXISTS (SELECT FROM {schema}.pg_embed_vectorizers WHERE NOT paused)");
     loop {
         reload_if_asked();
-        let due: Vec<(i32, pg_sys::Oid)> = BackgroundWorker::transaction(|| {
-            Spi::connect_mut(|c| -> spi::Result<Vec<(i32, pg_sys::Oid)>> {
-                c.update(due_sql.as_str(), None, &[])?
-                    .map(|row| Ok((row.get::<i32>(1)?.unwrap_or(0), row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::InvalidOid))))
-                    .collect()
+        let due: Vec<i32> = BackgroundWorker::transaction(|| {
+            Spi::connect_mut(|c| -> spi::Result<Vec<i32>> {
+                c.update(due_sql.as_str(), None, &[])?.map(|row| Ok(row.get::<i32>(1)?.unwrap_or(0))).collect()
             })
             .unwrap_or_else(|e| pgrx::error!("pg_embed vectorize worker: {e}"))
         });
         let mut worked = false;
-        for (id, owner) in due {
+        for id in due {
             // at most ROUND batches of one vectorizer before the others' turn
             for _ in 0..ROUND {
                 // SAFETY: a global the SIGTERM handler sets.
@@ -215,9 +187,7 @@ pub extern "C-unwind" fn pg_embed_vectorize_worker(arg: pg_sys::Datum) {
                     return;
                 }
                 report_activity(Some(&batch_sql));
-                let taken = BackgroundWorker::transaction(|| {
-                    as_role(owner, || Spi::get_one_with_args::<i32>(&batch_sql, &[id.into()]))
-                })
+                let taken = BackgroundWorker::transaction(|| Spi::get_one_with_args::<i32>(&batch_sql, &[id.into()]))
                 .unwrap_or_else(|e| pgrx::error!("pg_embed vectorize worker: {e}"))
                 .unwrap_or(0);
                 if taken == 0 {

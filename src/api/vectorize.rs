@@ -1,11 +1,133 @@
 //! Vectorizers: register a table once and the background workers (src/workers.rs) keep its
-//! vectors current. All of it is SQL (src/sql/vectorize.sql): the registration functions, the
-//! queue trigger, the batch the workers run, the status view.
+//! vectors current. The registration, the queue trigger, the status view and the steps of a
+//! batch are SQL (src/sql/vectorize.sql); here are the two things SQL cannot do: tell which role
+//! called a SECURITY DEFINER function, and run one step of a batch as the table's owner.
 
 use pgrx::prelude::*;
+use pgrx::PgSqlErrorCode;
+
+use crate::error::report;
+use crate::runtime::tables;
+
+/// How long a batch's statements wait for a lock before the batch counts as failed (its rows
+/// are retried later): a table whose rows stay locked cannot hold a worker.
+const BATCH_LOCK_TIMEOUT: &str = "10s";
+
+/// Whether the role that called owns the relation or is a member of its owner. Inside a
+/// SECURITY DEFINER function this is still the caller (the outer role), not the definer.
+/// False for a relation that does not exist.
+#[pg_extern(stable, strict, parallel_safe)]
+fn pg_embed_vectorize_caller_owns(relation: pg_sys::Oid) -> bool {
+    let owner = tables::with_fixed_path(|| {
+        Spi::get_one_with_args::<pg_sys::Oid>(
+            "SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
+            &[relation.into()],
+        )
+    })
+    .ok()
+    .flatten();
+    match owner {
+        // SAFETY: reads the outer user id and role memberships; no preconditions.
+        Some(owner) => unsafe { pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), owner) },
+        None => false,
+    }
+}
+
+/// Runs `f` as `role` in a security-restricted operation (no SET ROLE, no temporary objects),
+/// with settings changed inside it undone afterwards, as PostgreSQL's VACUUM and REFRESH
+/// MATERIALIZED VIEW run a table owner's code.
+pub(crate) fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let mut saved_user = pg_sys::InvalidOid;
+    let mut saved_context = 0;
+    // SAFETY: paired with the restore below; an error inside ends the transaction, whose
+    // abort restores the user and security context.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
+        );
+    }
+    // SAFETY: plain calls into the GUC machinery, paired.
+    let nest = unsafe { pg_sys::NewGUCNestLevel() };
+    let result = f();
+    unsafe {
+        pg_sys::AtEOXact_GUC(false, nest);
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+    }
+    result
+}
+
+fn spi_or_raise<T>(what: &str, r: Result<T, pgrx::spi::Error>) -> T {
+    r.unwrap_or_else(|e| {
+        report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: {what} failed: {e}"), None, None)
+    })
+}
+
+/// One batch of a vectorizer, as the background workers run it, in the caller's transaction:
+/// takes up to batch_size due queue entries (pg_embed_vectorize_take, as the caller), embeds
+/// their rows as the table's owner inside a security-restricted operation with a lock timeout
+/// (pg_embed_vectorize_embed), and settles the entries (pg_embed_vectorize_settle, as the
+/// caller). Returns the entries taken (0: nothing due). Superusers only: it runs a table's
+/// triggers as the table's owner.
+#[pg_extern(volatile, strict, parallel_unsafe)]
+fn pg_embed_vectorize_batch(vectorizer: i32) -> i32 {
+    tables::with_fixed_path(|| batch(vectorizer))
+}
+
+fn batch(vectorizer: i32) -> i32 {
+    // SAFETY: reads the current user's superuser flag.
+    if !unsafe { pg_sys::superuser() } {
+        report(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "permission denied for function pg_embed_vectorize_batch",
+            Some("A batch runs the table's triggers as the table's owner, which only a superuser may start.".into()),
+            Some("The background workers run it: put pg_embed in shared_preload_libraries.".into()),
+        );
+    }
+    let schema = tables::schema();
+    let (owner, seqs, keys) = spi_or_raise(
+        "pg_embed_vectorize_take",
+        Spi::get_three_with_args::<pg_sys::Oid, Vec<i64>, Vec<String>>(
+            &format!("SELECT owner, seqs, keys FROM {schema}.pg_embed_vectorize_take($1)"),
+            &[vectorizer.into()],
+        ),
+    );
+    let (Some(owner), Some(seqs), Some(keys)) = (owner, seqs, keys) else { return 0 };
+    let failed = as_role(owner, || {
+        spi_or_raise(
+            "setting lock_timeout",
+            Spi::run(&format!("SELECT pg_catalog.set_config('lock_timeout', '{BATCH_LOCK_TIMEOUT}', true)")),
+        );
+        spi_or_raise(
+            "pg_embed_vectorize_embed",
+            Spi::get_one_with_args::<String>(
+                &format!("SELECT {schema}.pg_embed_vectorize_embed($1, $2)::pg_catalog.text"),
+                &[vectorizer.into(), keys.into()],
+            ),
+        )
+    })
+    .unwrap_or_else(|| "{}".into());
+    let taken = spi_or_raise(
+        "pg_embed_vectorize_settle",
+        Spi::get_one_with_args::<i32>(
+            &format!("SELECT {schema}.pg_embed_vectorize_settle($1, $2, $3::pg_catalog.jsonb)"),
+            &[vectorizer.into(), seqs.into(), failed.into()],
+        ),
+    );
+    // the owner's code may have taken session-level advisory locks: they go with the batch
+    spi_or_raise("pg_advisory_unlock_all", Spi::run("SELECT pg_catalog.pg_advisory_unlock_all()"));
+    taken.unwrap_or(0)
+}
 
 extension_sql_file!(
     "../sql/vectorize.sql",
     name = "vectorize_sql",
-    requires = ["batch_comments", "provenance_sql", "bm25_sql"],
+    requires = [
+        pg_embed_vectorize_caller_owns,
+        pg_embed_vectorize_batch,
+        "batch_comments",
+        "provenance_sql",
+        "bm25_sql"
+    ],
 );

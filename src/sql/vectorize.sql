@@ -15,8 +15,6 @@ CREATE TABLE pg_embed_vectorizers (
     max_attempts int NOT NULL CHECK (max_attempts BETWEEN 1 AND 100),
     retry_delay interval NOT NULL CHECK (retry_delay >= interval '0'),
     paused boolean NOT NULL DEFAULT false,
-    -- The role the workers act as: the one that registered the table (its owner or a member).
-    owner regrole NOT NULL,
     created timestamptz NOT NULL DEFAULT now(),
     UNIQUE (relation, vector_column)
 );
@@ -25,7 +23,7 @@ COMMENT ON TABLE pg_embed_vectorizers IS 'Tables kept embedded by the background
 -- Rows whose text changed, oldest first. A row updated again while a worker embeds it gets a
 -- second entry, so it is embedded again from its latest text.
 CREATE TABLE pg_embed_vectorize_queue (
-    seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    seq bigserial PRIMARY KEY,
     vectorizer int NOT NULL REFERENCES pg_embed_vectorizers ON DELETE CASCADE,
     key text NOT NULL,
     enqueued timestamptz NOT NULL DEFAULT clock_timestamp(),
@@ -63,41 +61,35 @@ COMMENT ON TABLE pg_embed_vectorize_batches IS 'Internal: the batches of the las
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorizers_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_queue_seq_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('pg_embed_vectorize_failed', '');
 
--- Whether the current role is the one a vectorizer acts as. Inlined into the policies below,
--- so every name is qualified instead of a fixed search_path.
+-- Whether the current role owns (or is a member of the owner of) a vectorizer's table. Inlined
+-- into the policies below, so every name is qualified instead of a fixed search_path.
 CREATE FUNCTION pg_embed_vectorize_mine(vectorizer int) RETURNS boolean
 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
     SELECT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
-                    WHERE v.id OPERATOR(pg_catalog.=) $1
-                      AND v.owner::pg_catalog.oid OPERATOR(pg_catalog.=) pg_catalog.to_regrole(CURRENT_USER::pg_catalog.text)::pg_catalog.oid)
+                     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+                    WHERE v.id OPERATOR(pg_catalog.=) $1 AND pg_catalog.pg_has_role(c.relowner, 'USAGE'))
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the current role is the role a vectorizer acts as.';
+COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the current role owns a vectorizer''s table (or is a member of its owner).';
 
--- Every role may see which tables are registered (no data); a role writes only registrations
--- it acts as, of tables it owns. The queue, dead letters and batches belong to the role a
--- vectorizer acts as (the workers run as that role); writers reach the queue only through the
--- trigger (SECURITY DEFINER, below).
+-- Every role may see which tables are registered (no data); the queue, dead letters and batch
+-- log of a table only its owner's members. Nobody but the extension's owner writes any of them
+-- (a write privilege would let any role LOCK them and stall every writer of every registered
+-- table): the SECURITY DEFINER steps below write them, each after checking the role that calls.
 ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
-CREATE POLICY vectorizers_write ON pg_embed_vectorizers FOR ALL
-    USING (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation))
-    WITH CHECK (owner::oid = to_regrole(current_user::text)::oid AND @extschema@.pg_embed_bm25_owns(relation));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorizers TO PUBLIC;
-GRANT USAGE ON SEQUENCE pg_embed_vectorizers_id_seq TO PUBLIC;
+GRANT SELECT ON pg_embed_vectorizers TO PUBLIC;
 ALTER TABLE pg_embed_vectorize_queue ENABLE ROW LEVEL SECURITY;
-CREATE POLICY queue_owner ON pg_embed_vectorize_queue FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_queue TO PUBLIC;
+CREATE POLICY queue_read ON pg_embed_vectorize_queue FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_queue TO PUBLIC;
 ALTER TABLE pg_embed_vectorize_failed ENABLE ROW LEVEL SECURITY;
-CREATE POLICY failed_owner ON pg_embed_vectorize_failed FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_vectorize_failed TO PUBLIC;
+CREATE POLICY failed_read ON pg_embed_vectorize_failed FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_failed TO PUBLIC;
 ALTER TABLE pg_embed_vectorize_batches ENABLE ROW LEVEL SECURITY;
-CREATE POLICY batches_owner ON pg_embed_vectorize_batches FOR ALL
-    USING (@extschema@.pg_embed_vectorize_mine(vectorizer)) WITH CHECK (@extschema@.pg_embed_vectorize_mine(vectorizer));
-GRANT SELECT, INSERT, DELETE ON pg_embed_vectorize_batches TO PUBLIC;
+CREATE POLICY batches_read ON pg_embed_vectorize_batches FOR SELECT USING (@extschema@.pg_embed_vectorize_mine(vectorizer));
+GRANT SELECT ON pg_embed_vectorize_batches TO PUBLIC;
 
 -- The key types a queue entry may hold (as text): their text forms and comparisons are
 -- PostgreSQL's own, so the SECURITY DEFINER trigger never runs a function a role wrote.
@@ -109,7 +101,7 @@ COMMENT ON FUNCTION pg_embed_vectorize_key_types() IS 'Internal: the types a vec
 
 -- The checks every step repeats, since a table can change after registration: the key and
 -- text columns still exist with types of pg_embed_vectorize_key_types() and text/varchar.
--- Raises 42804 naming what changed; returns the key type.
+-- Returns the key type, or NULL (with a WARNING saying what changed) when they do not fit.
 CREATE FUNCTION pg_embed_vectorize_key_type(relation regclass, key_column name, text_column name) RETURNS regtype
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -122,22 +114,27 @@ BEGIN
      WHERE a.attrelid = relation AND a.attname = text_column AND a.attnum > 0 AND NOT a.attisdropped;
     IF key_type IS NULL OR NOT key_type = ANY (@extschema@.pg_embed_vectorize_key_types())
        OR text_type IS NULL OR NOT text_type = ANY ('{text,varchar}'::regtype[]) THEN
-        RAISE EXCEPTION 'the key or text column of % changed since it was registered', relation USING ERRCODE = '42804',
-            DETAIL = format('Key column %I is %s, text column %I is %s.', key_column, coalesce(key_type::text, 'missing'),
-                            text_column, coalesce(text_type::text, 'missing')),
+        RAISE WARNING 'the key or text column of % changed since it was registered: its rows are not queued', relation
+            USING DETAIL = format('Key column %I is %s, text column %I is %s.', key_column, coalesce(key_type::text, 'missing'),
+                                  text_column, coalesce(text_type::text, 'missing')),
             HINT = format('Keys may be %s; the text must be text or varchar. Run pg_embed_unvectorize(%L) and register again.',
                           array_to_string(@extschema@.pg_embed_vectorize_key_types(), ', '), relation::text);
+        RETURN NULL;
     END IF;
     RETURN key_type;
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_key_type(regclass, name, name) IS 'Internal: the key column''s type, after checking the key and text columns still fit (42804).';
+COMMENT ON FUNCTION pg_embed_vectorize_key_type(regclass, name, name) IS 'Internal: the key column''s type, or NULL with a WARNING when the key or text column no longer fits.';
 
 -- The trigger of a registered table: records the keys of inserted rows with a text, and of
--- updated rows whose text (or key) changed, nothing else; no embedding in the writer's
--- transaction. SECURITY DEFINER so that writers need no privilege on the queue; it only reads
--- the statement's transition tables, checks it is one of the two triggers pg_embed_vectorize
--- made for this table, and compares keys of the types above with pg_catalog's operators.
+-- updated rows whose text (compared byte for byte) or key changed, nothing else; no embedding
+-- in the writer's transaction. SECURITY DEFINER so that writers need no privilege on the queue.
+-- It reads nothing but the statement's transition tables, and only after checking in pg_trigger
+-- that it runs as one of the two triggers pg_embed_vectorize made for this table, with those
+-- transition tables (a hand-made trigger without them would let pg_embed_new name a temporary
+-- view of the caller's); it compares keys of the types above with pg_catalog's operators. A
+-- table whose key or text column changed still takes writes (a WARNING says its rows are not
+-- queued).
 CREATE FUNCTION pg_embed_vectorize_enqueue() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -147,11 +144,20 @@ BEGIN
         SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = TG_ARGV[0]::int;
     END IF;
     IF v.id IS NULL OR v.relation::oid <> TG_RELID OR TG_LEVEL <> 'STATEMENT' OR TG_WHEN <> 'AFTER'
-       OR TG_NAME <> format('pg_embed_vectorize_%s_%s', v.id, lower(TG_OP)) THEN
+       OR TG_OP NOT IN ('INSERT', 'UPDATE')
+       OR TG_NAME <> format('pg_embed_vectorize_%s_%s', v.id, lower(TG_OP))
+       OR NOT EXISTS (SELECT FROM pg_trigger t
+                       WHERE t.tgrelid = TG_RELID AND t.tgname = TG_NAME
+                         AND t.tgfoid = '@extschema@.pg_embed_vectorize_enqueue()'::regprocedure
+                         AND t.tgnewtable = 'pg_embed_new'
+                         AND t.tgoldtable IS NOT DISTINCT FROM CASE TG_OP WHEN 'UPDATE' THEN 'pg_embed_old'::name END
+                         AND t.tgtype = CASE TG_OP WHEN 'INSERT' THEN 4 ELSE 16 END) THEN
         RAISE EXCEPTION 'pg_embed_vectorize_enqueue() runs only as a trigger made by pg_embed_vectorize()' USING ERRCODE = '39P01',
             HINT = 'Register the table with pg_embed_vectorize(); drop this trigger.';
     END IF;
-    PERFORM @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column);
+    IF @extschema@.pg_embed_vectorize_key_type(v.relation, v.key_column, v.text_column) IS NULL THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
                         SELECT $1, n.%1$I::text FROM pg_embed_new n WHERE n.%2$I IS NOT NULL AND n.%1$I IS NOT NULL',
@@ -160,7 +166,8 @@ BEGIN
         EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
                         SELECT $1, n.%1$I::text FROM pg_embed_new n
                          WHERE n.%1$I IS NOT NULL
-                           AND NOT EXISTS (SELECT FROM pg_embed_old o WHERE o.%1$I = n.%1$I AND o.%2$I IS NOT DISTINCT FROM n.%2$I)',
+                           AND NOT EXISTS (SELECT FROM pg_embed_old o WHERE o.%1$I = n.%1$I
+                                             AND o.%2$I::text COLLATE "C" IS NOT DISTINCT FROM n.%2$I::text COLLATE "C")',
                        v.key_column, v.text_column) USING v.id;
     END IF;
     RETURN NULL;
@@ -170,7 +177,7 @@ COMMENT ON FUNCTION pg_embed_vectorize_enqueue() IS 'Internal: the trigger of a 
 
 -- Embeds the current text of the rows with these keys and writes their vectors (and model id),
 -- in one statement through embed_batch. A row whose text changed after it was read is left as
--- it is: its newer entry in the queue embeds it again. Runs as the role the vectorizer acts as.
+-- it is: its newer entry in the queue embeds it again. Runs as the table's owner.
 -- The statement runs with the session's own search_path (the database's default), as an
 -- application's UPDATE would, for the table's triggers; every name in it is qualified.
 CREATE FUNCTION pg_embed_vectorize_apply(v @extschema@.pg_embed_vectorizers, keys text[]) RETURNS bigint
@@ -180,6 +187,10 @@ DECLARE
     statement text;
     done bigint;
 BEGIN
+    IF key_type IS NULL THEN
+        RAISE EXCEPTION 'the key or text column of % changed since it was registered', v.relation USING ERRCODE = '42804',
+            HINT = format('Run pg_embed_unvectorize(%L) and register again.', v.relation::text);
+    END IF;
     statement := format(
         'WITH src AS (SELECT t.%1$I AS k, t.%2$I::pg_catalog.text AS body FROM ONLY %4$s t
                        WHERE t.%1$I OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.%5$I[])),
@@ -188,7 +199,8 @@ BEGIN
                         FROM arr a, LATERAL @extschema@.embed_batch(a.bodies, $2) e)
          UPDATE ONLY %4$s t SET %3$I = emb.embedding %6$s
            FROM emb WHERE t.%1$I OPERATOR(pg_catalog.=) emb.k
-                      AND (t.%2$I::pg_catalog.text OPERATOR(pg_catalog.=) emb.body OR (t.%2$I IS NULL AND emb.body IS NULL))',
+                      AND (t.%2$I::pg_catalog.text COLLATE "C" OPERATOR(pg_catalog.=) emb.body COLLATE "C"
+                           OR (t.%2$I IS NULL AND emb.body IS NULL))',
         v.key_column, v.text_column, v.vector_column, v.relation,
         (SELECT y.typname FROM pg_type y WHERE y.oid = key_type),
         CASE WHEN v.model_id_column IS NOT NULL
@@ -202,89 +214,116 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_apply(pg_embed_vectorizers, text[]) IS 'Internal: embeds the rows with these keys and writes their vectors.';
 
--- One batch of a vectorizer, as a worker runs it (as the role the vectorizer acts as, in its
--- own transaction): takes up to batch_size due entries that no other worker holds (SKIP
--- LOCKED), embeds their rows in one statement and deletes the entries. If the batch fails,
--- each key is tried alone, so one bad row does not hold back the others; a failing key is
--- retried after retry_delay * 2^(attempts - 1) (at most an hour) and set aside after
--- max_attempts. Returns the number of entries it took (0: nothing due).
-CREATE FUNCTION pg_embed_vectorize_batch(vectorizer int) RETURNS int
+-- The three steps of one batch (pg_embed_vectorize_batch, in Rust, runs them in one transaction):
+-- pg_embed_vectorize_take locks up to batch_size due entries no other worker holds (SKIP LOCKED)
+-- and returns them with the table's owner; pg_embed_vectorize_embed, run as that owner, embeds
+-- their rows and returns the keys that failed with their errors; pg_embed_vectorize_settle
+-- deletes the entries done and reschedules or sets aside the failed ones. take and settle are
+-- for superusers only (the workers), embed writes only the user's table.
+CREATE FUNCTION pg_embed_vectorize_take(vectorizer int, OUT owner oid, OUT seqs bigint[], OUT keys text[])
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v @extschema@.pg_embed_vectorizers;
-    seqs bigint[];
-    keys text[];
-    k text;
-    msg text;
-    state text;
-    errors int := 0;
-    last_error text;
 BEGIN
     SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer AND NOT x.paused;
-    IF v.id IS NULL THEN
-        RETURN 0;
-    END IF;
-    IF NOT @extschema@.pg_embed_vectorize_mine(v.id) THEN
-        RAISE EXCEPTION 'vectorizer % acts as role %, not as %', v.id, v.owner, current_user USING ERRCODE = '42501',
-            HINT = 'The background workers run a vectorizer''s batches as the role that registered it.';
+    SELECT c.relowner INTO owner FROM pg_class c WHERE c.oid = v.relation;
+    IF owner IS NULL THEN
+        RETURN;
     END IF;
     SELECT array_agg(s.seq), array_agg(DISTINCT s.key) INTO seqs, keys
       FROM (SELECT q.seq, q.key FROM @extschema@.pg_embed_vectorize_queue q
              WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp())
              ORDER BY q.seq LIMIT v.batch_size FOR UPDATE SKIP LOCKED) s;
-    IF seqs IS NULL THEN
-        RETURN 0;
-    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_take(int) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_take(int) IS 'Internal: locks a batch of due queue entries of a vectorizer; returns the table''s owner, the entries and their distinct keys.';
+
+-- Embeds the rows of these keys as pg_embed_vectorize_apply does; if that fails, each key alone,
+-- so one bad row does not hold back the others. Returns {key: "SQLSTATE: message"} of the keys
+-- that failed. Catches cancellation too (a batch that waited longer than the workers' lock_timeout
+-- of 10 s, or was cancelled by hand, is a failure of its rows, not of the worker).
+CREATE FUNCTION pg_embed_vectorize_embed(vectorizer int, keys text[]) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+    k text;
+    msg text;
+    state text;
+    failed jsonb := '{}';
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
     BEGIN
         PERFORM @extschema@.pg_embed_vectorize_apply(v, keys);
-        DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs);
-        INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors) VALUES (v.id, cardinality(keys), 0);
-        RETURN cardinality(seqs);
-    EXCEPTION WHEN OTHERS THEN
-        -- below, one key at a time
+        RETURN failed;
+    EXCEPTION WHEN OTHERS OR query_canceled OR assert_failure THEN
+        IF cardinality(keys) = 1 THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+            RETURN jsonb_build_object(keys[1], format('%s: %s', state, msg));
+        END IF;
     END;
     FOREACH k IN ARRAY keys LOOP
         BEGIN
             PERFORM @extschema@.pg_embed_vectorize_apply(v, ARRAY[k]);
-            DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND q.key = k;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION WHEN OTHERS OR query_canceled OR assert_failure THEN
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
-            errors := errors + 1;
-            last_error := format('%s: %s', state, msg);
-            UPDATE @extschema@.pg_embed_vectorize_queue q
-               SET attempts = q.attempts + 1, last_error = format('%s: %s', state, msg),
-                   retry_at = clock_timestamp() + least(v.retry_delay * power(2, q.attempts)::int, interval '1 hour')
-             WHERE q.seq = ANY (seqs) AND q.key = k;
-            WITH gone AS (
-                DELETE FROM @extschema@.pg_embed_vectorize_queue q
-                 WHERE q.seq = ANY (seqs) AND q.key = k AND q.attempts >= v.max_attempts
-                RETURNING q.vectorizer, q.key, q.attempts, q.last_error, q.enqueued)
-            INSERT INTO @extschema@.pg_embed_vectorize_failed (vectorizer, key, attempts, last_error, enqueued)
-            SELECT * FROM gone;
+            failed := failed || jsonb_build_object(k, format('%s: %s', state, msg));
         END;
     END LOOP;
+    RETURN failed;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_embed(int, text[]) IS 'Internal: embeds the rows of these keys (as the table''s owner); returns the keys that failed with their errors.';
+
+-- Deletes the entries done, and for the failed keys counts an attempt, schedules the next one
+-- after retry_delay * 2^(attempts - 1) (at most an hour) and sets aside entries that reached
+-- max_attempts. Returns the entries settled.
+CREATE FUNCTION pg_embed_vectorize_settle(vectorizer int, seqs bigint[], failed jsonb) RETURNS int
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v @extschema@.pg_embed_vectorizers;
+    errors int := (SELECT count(*) FROM jsonb_object_keys(failed));
+    done int;
+BEGIN
+    SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
+    DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND NOT failed ? q.key;
+    GET DIAGNOSTICS done = ROW_COUNT;
+    IF errors > 0 THEN
+        UPDATE @extschema@.pg_embed_vectorize_queue q
+           SET attempts = q.attempts + 1, last_error = failed ->> q.key,
+               retry_at = clock_timestamp() + least(v.retry_delay * power(2, least(q.attempts, 20)), interval '1 hour')
+         WHERE q.seq = ANY (seqs);
+        WITH gone AS (
+            DELETE FROM @extschema@.pg_embed_vectorize_queue q
+             WHERE q.seq = ANY (seqs) AND q.attempts >= v.max_attempts
+            RETURNING q.vectorizer, q.key, q.attempts, q.last_error, q.enqueued)
+        INSERT INTO @extschema@.pg_embed_vectorize_failed (vectorizer, key, attempts, last_error, enqueued)
+        SELECT * FROM gone;
+    END IF;
     INSERT INTO @extschema@.pg_embed_vectorize_batches (vectorizer, rows, errors, last_error)
-    VALUES (v.id, cardinality(keys) - errors, errors, last_error);
+    VALUES (v.id, done, errors,
+            (SELECT e.value FROM jsonb_each_text(failed) e LIMIT 1));
     RETURN cardinality(seqs);
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the workers run it (as the role it acts as): embeds up to batch_size queued rows; returns the entries taken. Callable by hand, e.g. where no workers run.';
+REVOKE ALL ON FUNCTION pg_embed_vectorize_settle(int, bigint[], jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_settle(int, bigint[], jsonb) IS 'Internal: deletes a batch''s entries done; reschedules or sets aside the failed ones.';
 
--- The vectorizers with entries due now and the role each acts as, for the workers; and the
--- pruning of the batch log.
-CREATE FUNCTION pg_embed_vectorize_due() RETURNS TABLE (vectorizer int, owner oid)
+-- The vectorizers with entries due now, for the workers; and the pruning of the batch log.
+CREATE FUNCTION pg_embed_vectorize_due() RETURNS SETOF int
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     DELETE FROM @extschema@.pg_embed_vectorize_batches b WHERE b.finished < clock_timestamp() - interval '10 minutes';
-    SELECT v.id, v.owner::oid FROM @extschema@.pg_embed_vectorizers v
-     WHERE NOT v.paused AND EXISTS (SELECT FROM pg_roles r WHERE r.oid = v.owner::oid)
+    SELECT v.id FROM @extschema@.pg_embed_vectorizers v
+     WHERE NOT v.paused
        AND EXISTS (SELECT FROM @extschema@.pg_embed_vectorize_queue q
                     WHERE q.vectorizer = v.id AND (q.retry_at IS NULL OR q.retry_at <= clock_timestamp()))
      ORDER BY v.id
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due and the role each acts as (the workers'' loop).';
+COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due (the workers'' loop).';
 REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
 
--- The vectorizer of (relation, vector column), which the current role must own; raises 42704
+-- The vectorizer of (relation, vector column), whose table the calling role must own (checked
+-- with the role that called, also inside the SECURITY DEFINER functions below); raises 42704
 -- when there is none or several and no vector column was named.
 CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -294,7 +333,7 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
     END IF;
@@ -308,34 +347,24 @@ BEGIN
     RETURN found[1];
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the current role owns (42704 when none or ambiguous).';
+COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the calling role owns (42501; 42704 when none or ambiguous).';
 
--- Registers a table: its rows are embedded from text_column into vector_column by the
--- background workers, after every INSERT and every UPDATE that changes the text.
-CREATE FUNCTION pg_embed_vectorize(
-    relation regclass,
-    text_column name,
-    vector_column name,
-    model text DEFAULT NULL,
-    model_id_column name DEFAULT NULL,
-    key_column name DEFAULT NULL,
-    batch_size int DEFAULT 32,
-    max_attempts int DEFAULT 5,
-    retry_delay interval DEFAULT '10 seconds',
-    backfill boolean DEFAULT true
-) RETURNS int LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- The checks of a registration, repeated by pg_embed_vectorize_adopt for callers that skip
+-- pg_embed_vectorize: the caller owns a plain permanent table, the columns fit, the model exists.
+-- Returns the key column.
+CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, vector_column name, model text,
+                                         model_id_column name, key_column name) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c pg_class;
     key name := key_column;
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
-    id int;
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
-            HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as that role.';
+            HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
     END IF;
     SELECT * INTO c FROM pg_class x WHERE x.oid = relation;
     IF c.relkind <> 'r' OR c.relpersistence = 't' OR c.relhassubclass OR c.relispartition
@@ -364,7 +393,22 @@ BEGIN
     END IF;
     PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
     -- the model must exist now (58P01 / 42704 with its own hint otherwise)
-    PERFORM @extschema@.pg_embed_model_id(model_name);
+    PERFORM @extschema@.pg_embed_model_id(model);
+    RETURN key;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_check(regclass, name, name, text, name, name) IS 'Internal: the checks of a registration; returns the key column.';
+
+-- Records a registration and creates its two triggers (SECURITY DEFINER: nobody else writes
+-- pg_embed_vectorizers). It checks everything again and reads only catalogs.
+CREATE FUNCTION pg_embed_vectorize_adopt(relation regclass, text_column name, vector_column name, model text,
+                                         model_id_column name, key_column name, batch_size int, max_attempts int,
+                                         retry_delay interval) RETURNS int
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model, model_id_column, key_column);
+    id int;
+BEGIN
     IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 256 THEN
         RAISE EXCEPTION 'batch_size must be between 1 and 256, not %', coalesce(batch_size::text, 'NULL') USING ERRCODE = '22023',
             HINT = 'batch_size => 32 embeds 32 rows per transaction.';
@@ -381,9 +425,8 @@ BEGIN
             HINT = 'pg_embed_unvectorize() it first to change its settings.';
     END IF;
     INSERT INTO @extschema@.pg_embed_vectorizers (relation, key_column, text_column, vector_column, model, model_id_column,
-                                                  batch_size, max_attempts, retry_delay, owner)
-    VALUES (relation, key, text_column, vector_column, model_name, model_id_column, batch_size, max_attempts, retry_delay,
-            to_regrole(current_user::text))
+                                                  batch_size, max_attempts, retry_delay)
+    VALUES (relation, key, text_column, vector_column, model, model_id_column, batch_size, max_attempts, retry_delay)
     RETURNING pg_embed_vectorizers.id INTO id;
     EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS pg_embed_new
                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
@@ -391,10 +434,56 @@ BEGIN
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
                    format('pg_embed_vectorize_%s_update', id), relation, id);
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) IS
+  'Internal: records a registration and creates its triggers, for the table''s owner (SECURITY DEFINER).';
+
+-- Queues keys of a vectorizer whose table the calling role owns (SECURITY DEFINER).
+CREATE FUNCTION pg_embed_vectorize_requeue(vectorizer int, keys text[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    n bigint;
+BEGIN
+    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
+                    WHERE v.id = vectorizer AND @extschema@.pg_embed_vectorize_caller_owns(v.relation)) THEN
+        RAISE EXCEPTION 'no vectorizer % of a table you own', vectorizer USING ERRCODE = '42501',
+            HINT = 'Only the owner of a registered table queues its rows.';
+    END IF;
+    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT vectorizer, k FROM unnest(keys) k WHERE k IS NOT NULL;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_requeue(int, text[]) IS 'Internal: queues keys of a vectorizer whose table the calling role owns.';
+
+-- Registers a table: its rows are embedded from text_column into vector_column by the
+-- background workers, after every INSERT and every UPDATE that changes the text.
+CREATE FUNCTION pg_embed_vectorize(
+    relation regclass,
+    text_column name,
+    vector_column name,
+    model text DEFAULT NULL,
+    model_id_column name DEFAULT NULL,
+    key_column name DEFAULT NULL,
+    batch_size int DEFAULT 32,
+    max_attempts int DEFAULT 5,
+    retry_delay interval DEFAULT '10 seconds',
+    backfill boolean DEFAULT true
+) RETURNS int LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
+    key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model_name, model_id_column, key_column);
+    id int := @extschema@.pg_embed_vectorize_adopt(relation, text_column, vector_column, model_name, model_id_column, key,
+                                                    batch_size, max_attempts, retry_delay);
+    keys text[];
+BEGIN
+    -- the rows without a vector now, read as the caller (the table's owner)
     IF backfill THEN
-        EXECUTE format('INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
-                        SELECT $1, t.%1$I::text FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
-                       key, text_column, relation, vector_column) USING id;
+        EXECUTE format('SELECT array_agg(t.%1$I::text) FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
+                       key, text_column, relation, vector_column) INTO keys;
+        PERFORM @extschema@.pg_embed_vectorize_requeue(id, keys);
     END IF;
     RETURN id;
 END
@@ -403,19 +492,15 @@ COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, i
   'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
 
 -- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
+-- SECURITY DEFINER (it writes pg_embed_vectorizers); the caller must own the table.
 CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
 BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
     EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
     DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'the vectorizer of % belongs to role %', relation,
-            (SELECT v.owner FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid) USING ERRCODE = '42501',
-            HINT = 'The role that registered it (or a superuser) removes it.';
-    END IF;
     RETURN true;
 END
 $$;
@@ -423,16 +508,12 @@ COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a tab
 
 -- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
 CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
 BEGIN
-    UPDATE @extschema@.pg_embed_vectorizers v SET paused = pg_embed_vectorize_pause.paused WHERE v.id = vid;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'the vectorizer of % belongs to another role', relation USING ERRCODE = '42501',
-            HINT = 'The role that registered it pauses and resumes it.';
-    END IF;
-    RETURN paused;
+    UPDATE @extschema@.pg_embed_vectorizers v SET paused = coalesce(pg_embed_vectorize_pause.paused, true) WHERE v.id = vid;
+    RETURN coalesce(pg_embed_vectorize_pause.paused, true);
 END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
@@ -444,7 +525,7 @@ COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paus
 
 -- Queues the dead letters of a vectorizer again (after fixing what made them fail).
 CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
     n bigint;
@@ -457,11 +538,23 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
 
--- One row per vectorizer the current role acts as or may read the table of, in the manner of
--- the pg_stat_* views.
+-- The model id for the status view, or NULL when the model cannot be loaded now (its files
+-- removed, say): the view must not fail for every role because of one registration.
+CREATE FUNCTION pg_embed_vectorize_model_id(model text) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN @extschema@.pg_embed_model_id(model);
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_model_id(text) IS 'Internal: pg_embed_model_id, or NULL when the model cannot be loaded now.';
+
+-- One row per vectorizer whose table the current role owns or may read, in the manner of the
+-- pg_stat_* views.
 CREATE VIEW pg_embed_vectorize_status WITH (security_barrier) AS
 SELECT v.id AS vectorizer, v.relation, v.text_column, v.vector_column, v.model,
-       @extschema@.pg_embed_model_id(v.model) AS model_id, v.paused, v.owner,
+       @extschema@.pg_embed_vectorize_model_id(v.model) AS model_id, v.paused,
        q.pending, q.oldest_pending, clock_timestamp() - q.oldest_pending AS pending_age, q.retrying,
        coalesce(b.rows_last_minute, 0) / 60.0 AS rows_per_second,
        coalesce(b.errors_last_10min, 0) AS errors_last_10min,
@@ -475,7 +568,8 @@ SELECT v.id AS vectorizer, v.relation, v.text_column, v.vector_column, v.model,
                        FROM @extschema@.pg_embed_vectorize_batches x WHERE x.vectorizer = v.id) b ON true
   LEFT JOIN LATERAL (SELECT count(*) AS failed, (array_agg(x.last_error ORDER BY x.failed DESC))[1] AS last_failure
                        FROM @extschema@.pg_embed_vectorize_failed x WHERE x.vectorizer = v.id) f ON true
- WHERE pg_catalog.pg_has_role(v.owner::oid, 'USAGE') OR pg_catalog.has_table_privilege(v.relation::oid, 'SELECT');
+ WHERE EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) v.relation::pg_catalog.oid
+                 AND (pg_catalog.pg_has_role(c.relowner, 'USAGE') OR pg_catalog.has_table_privilege(c.oid, 'SELECT')));
 GRANT SELECT ON pg_embed_vectorize_status TO PUBLIC;
 COMMENT ON VIEW pg_embed_vectorize_status IS 'One row per vectorizer whose table the role may read: rows pending, oldest pending and its age, rows retrying, rows/s over the last minute, errors over the last 10 minutes, rows set aside (failed), the last error, the model and its id.';
 
@@ -491,3 +585,5 @@ $$;
 REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
 CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();
+COMMENT ON FUNCTION pg_embed_vectorize_caller_owns(oid) IS 'Internal: whether the role that called (also inside a SECURITY DEFINER function) owns the relation or is a member of its owner.';
+COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the background workers run it: embeds up to batch_size queued rows as the table''s owner and settles their queue entries; returns the entries taken (0: none due). Superusers only.';

@@ -179,18 +179,53 @@ got=$(qm app1 -c "SELECT pg_embed_vectorize('docs', 'body', 'embedding')")
 check "another role cannot register alice's table" 'must be owner of table (public\.)?docs' "$got"
 got=$(qm app1 -c "SELECT pg_embed_unvectorize('docs')" -c "SELECT pg_embed_vectorize_pause('docs')")
 check "nor unregister or pause it" 'must be owner of table (public\.)?docs.*must be owner of table (public\.)?docs' "$(printf '%s' "$got" | tr '\n' ' ')"
-got=$(qm app1 -c "INSERT INTO pg_embed_vectorize_queue (vectorizer, key) SELECT id, '1' FROM pg_embed_vectorizers LIMIT 1")
-check "nor queue rows of alice's vectorizer" 'row-level security' "$got"
-got=$(qm app1 -c "UPDATE pg_embed_vectorizers SET owner = 'mallory', paused = true" -At -c "SELECT count(*) FROM pg_embed_vectorizers WHERE paused")
-check "nor change a registration" '^0$' "$got"
-got=$(qm app1 -c "CREATE TABLE mine (id int PRIMARY KEY, body text)" \
+got=$(qm app1 -c "INSERT INTO pg_embed_vectorize_queue (vectorizer, key) SELECT id, '1' FROM pg_embed_vectorizers LIMIT 1" \
+  -c "UPDATE pg_embed_vectorizers SET paused = true" -c "BEGIN" -c "LOCK TABLE pg_embed_vectorize_queue IN ACCESS EXCLUSIVE MODE")
+check "nor write the queue or the registrations, nor lock them against every writer" \
+  'permission denied for table pg_embed_vectorize_queue.*permission denied for table pg_embed_vectorizers.*permission denied for table pg_embed_vectorize_queue' \
+  "$(printf '%s' "$got" | tr '\n' ' ')"
+got=$(qm app1 -c "CREATE TABLE mine (id int PRIMARY KEY, body text, e vector(384))" \
   -c "CREATE TRIGGER t AFTER INSERT ON mine REFERENCING NEW TABLE AS pg_embed_new FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_vectorize_enqueue('1')" \
   -c "INSERT INTO mine VALUES (1, 'x')")
 check "nor use the queue trigger on a table of its own" 'runs only as a trigger made by pg_embed_vectorize' "$got"
-check "the status view shows mallory no table it may not read" '^0$' "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_status")"
-check "nor the queue" '^0$' "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_queue")"
+# its own registration, then the insert trigger replaced by one without transition tables, so
+# that pg_embed_new would name a temporary view of its own that runs code
+got=$(qm app1 -At -c "SELECT pg_embed_vectorize('mine', 'body', 'e')" 2>&1)
+qm app1 >/dev/null 2>&1 <<SQL
+CREATE FUNCTION grab() RETURNS int LANGUAGE plpgsql AS \$\$ BEGIN EXECUTE 'ALTER ROLE mallory SUPERUSER'; RETURN 1; END \$\$;
+DROP TRIGGER pg_embed_vectorize_${got}_insert ON mine;
+CREATE TRIGGER pg_embed_vectorize_${got}_insert AFTER INSERT ON mine FOR EACH STATEMENT EXECUTE FUNCTION pg_embed_vectorize_enqueue('$got');
+SQL
+got=$(qm app1 -c "CREATE TEMP VIEW pg_embed_new AS SELECT grab() AS id, 'x'::text AS body" -c "INSERT INTO mine VALUES (2, 'y')")
+check "nor a hand-made trigger without transition tables (a temporary view would run as the extension's owner)" \
+  'runs only as a trigger made by pg_embed_vectorize' "$got"
+check "so mallory is no superuser" '^f$' "$(one postgres "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")"
+# a table a superuser registered for its owner: the worker runs the owner's code as the owner
+qm app1 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "mallory's trap table"
+CREATE TABLE trap (id int PRIMARY KEY, body text, e vector(384));
+CREATE TABLE trap_log (who name, became text);
+CREATE FUNCTION trap() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE r text := 'no';
+BEGIN
+    BEGIN EXECUTE 'ALTER ROLE mallory SUPERUSER'; r := 'yes'; EXCEPTION WHEN OTHERS THEN r := SQLERRM; END;
+    INSERT INTO trap_log VALUES (current_user, r);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER trap BEFORE UPDATE ON trap FOR EACH ROW EXECUTE FUNCTION trap();
+SQL
+q app1 -c "SELECT pg_embed_vectorize('public.trap', 'body', 'e')" -c "INSERT INTO public.trap VALUES (1, 'bait')" >/dev/null
+check_wait "a table a superuser registered is embedded as its owner" app1 "SELECT count(e) = 1 FROM public.trap" 30
+check "whose code runs as the owner and cannot take the superuser's rights" '^mallory\|(permission denied|must be superuser)' \
+  "$(one app1 "SELECT who || '|' || became FROM public.trap_log LIMIT 1")"
+check "so mallory is still no superuser" '^f$' "$(one postgres "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")"
+check "the status view shows mallory no table it may not read" '^0$' \
+  "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_status WHERE relation IN ('docs'::regclass, 'flaky'::regclass)")"
+qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (950, 'waiting while paused')" >/dev/null
+check "nor alice's queue (which alice sees)" '^0\|1$' \
+  "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_queue WHERE key = '950'")|$(qa app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_queue WHERE key = '950'")"
+qa app1 -c "SELECT pg_embed_vectorize_resume('docs')" >/dev/null
 got=$(qm app1 -c "SELECT pg_embed_vectorize_batch(1)")
-check "running a batch as another role is refused" 'acts as role alice' "$got"
+check "only superusers (the workers) run a batch" 'permission denied for function pg_embed_vectorize_batch' "$got"
 got=$(qa app1 -c "CREATE TEMP TABLE tmp (id int PRIMARY KEY, body text, e vector)" -c "SELECT pg_embed_vectorize('tmp', 'body', 'e')")
 check "a temporary table is refused (the workers cannot see it)" 'not a plain permanent table' "$got"
 got=$(qa app1 -c "CREATE TABLE nokey (body text, e vector)" -c "SELECT pg_embed_vectorize('nokey', 'body', 'e')")
