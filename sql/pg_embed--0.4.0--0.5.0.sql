@@ -6,12 +6,14 @@
 --    the view pg_embed_vectorize_status and the event trigger pg_embed_vectorize_dropped.
 \echo Use "ALTER EXTENSION pg_embed UPDATE TO '0.5.0'" to load this file. \quit
 
-CREATE  FUNCTION "pg_embed_vectorize_caller_owns"(
-	"relation" oid /* pg_sys :: Oid */
-) RETURNS bool /* bool */
-STRICT STABLE PARALLEL SAFE
+CREATE  FUNCTION "pg_embed_vectorize_manage"(
+	"op" TEXT, /* & str */
+	"relation" oid, /* pg_sys :: Oid */
+	"args" jsonb /* pgrx :: JsonB */
+) RETURNS jsonb /* Option < pgrx :: JsonB > */
+STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'pg_embed_vectorize_caller_owns_wrapper';
+AS 'MODULE_PATHNAME', 'pg_embed_vectorize_manage_wrapper';
 
 CREATE  FUNCTION "pg_embed_vectorize_batch"(
 	"vectorizer" INT /* i32 */
@@ -95,7 +97,7 @@ COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the curre
 -- Every role may see which tables are registered (no data); the queue, dead letters and batch
 -- log of a table only its owner's members. Nobody but the extension's owner writes any of them
 -- (a write privilege would let any role LOCK them and stall every writer of every registered
--- table): the SECURITY DEFINER steps below write them, each after checking the role that calls.
+-- table): pg_embed_vectorize_manage writes them, as the extension's owner, after checking the current role.
 ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
 GRANT SELECT ON pg_embed_vectorizers TO PUBLIC;
@@ -304,6 +306,9 @@ DECLARE
     done int;
 BEGIN
     SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
+    IF v.id IS NULL THEN
+        RETURN 0;  -- unregistered meanwhile: its entries went with it
+    END IF;
     DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND NOT failed ? q.key;
     GET DIAGNOSTICS done = ROW_COUNT;
     IF errors > 0 THEN
@@ -340,9 +345,8 @@ $$;
 COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due (the workers'' loop).';
 REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
 
--- The vectorizer of (relation, vector column), whose table the calling role must own (checked
--- with the role that called, also inside the SECURITY DEFINER functions below); raises 42704
--- when there is none or several and no vector column was named.
+-- The vectorizer of (relation, vector column), whose table the current role must own; raises
+-- 42704 when there is none or several and no vector column was named.
 CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -351,7 +355,7 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
     END IF;
@@ -365,11 +369,10 @@ BEGIN
     RETURN found[1];
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the calling role owns (42501; 42704 when none or ambiguous).';
+COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the current role owns (42501; 42704 when none or ambiguous).';
 
--- The checks of a registration, repeated by pg_embed_vectorize_adopt for callers that skip
--- pg_embed_vectorize: the caller owns a plain permanent table, the columns fit, the model exists.
--- Returns the key column.
+-- The checks of a registration: the current role owns a plain permanent table, the columns
+-- fit, the model exists. Returns the key column.
 CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, vector_column name, model text,
                                          model_id_column name, key_column name) RETURNS name
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -380,7 +383,7 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
     END IF;
@@ -417,12 +420,13 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_check(regclass, name, name, text, name, name) IS 'Internal: the checks of a registration; returns the key column.';
 
--- Records a registration and creates its two triggers (SECURITY DEFINER: nobody else writes
--- pg_embed_vectorizers). It checks everything again and reads only catalogs.
+-- Records a registration and creates its two triggers, enabled ALWAYS (so writes made with
+-- session_replication_role = replica, as by a logical replication subscriber, are queued too).
+-- Runs as the extension's owner through pg_embed_vectorize_manage; checks the columns again.
 CREATE FUNCTION pg_embed_vectorize_adopt(relation regclass, text_column name, vector_column name, model text,
                                          model_id_column name, key_column name, batch_size int, max_attempts int,
                                          retry_delay interval) RETURNS int
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model, model_id_column, key_column);
     id int;
@@ -452,29 +456,58 @@ BEGIN
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
                    format('pg_embed_vectorize_%s_update', id), relation, id);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I, ENABLE ALWAYS TRIGGER %I', relation,
+                   format('pg_embed_vectorize_%s_insert', id), format('pg_embed_vectorize_%s_update', id));
     RETURN id;
 END
 $$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) FROM PUBLIC;
 COMMENT ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) IS
-  'Internal: records a registration and creates its triggers, for the table''s owner (SECURITY DEFINER).';
+  'Internal: records a registration and creates its triggers (run through pg_embed_vectorize_manage).';
 
--- Queues keys of a vectorizer whose table the calling role owns (SECURITY DEFINER).
-CREATE FUNCTION pg_embed_vectorize_requeue(vectorizer int, keys text[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The writes of the management functions, run as the extension's owner by the Rust gate
+-- pg_embed_vectorize_manage once it has checked the role that calls (nobody else may run this;
+-- no role may write pg_embed's tables directly). Each operation acts only on a vectorizer of
+-- the relation the gate checked. Returns the operation's result as jsonb.
+CREATE FUNCTION pg_embed_vectorize_manage_sql(op text, relation regclass, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    vid int;
     n bigint;
 BEGIN
-    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
-                    WHERE v.id = vectorizer AND @extschema@.pg_embed_vectorize_caller_owns(v.relation)) THEN
-        RAISE EXCEPTION 'no vectorizer % of a table you own', vectorizer USING ERRCODE = '42501',
-            HINT = 'Only the owner of a registered table queues its rows.';
+    IF op = 'adopt' THEN
+        RETURN to_jsonb(@extschema@.pg_embed_vectorize_adopt(relation, (args ->> 'text_column')::name, (args ->> 'vector_column')::name,
+                        args ->> 'model', (args ->> 'model_id_column')::name, (args ->> 'key_column')::name,
+                        (args ->> 'batch_size')::int, (args ->> 'max_attempts')::int, (args ->> 'retry_delay')::interval));
     END IF;
-    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT vectorizer, k FROM unnest(keys) k WHERE k IS NOT NULL;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    SELECT v.id INTO vid FROM @extschema@.pg_embed_vectorizers v WHERE v.id = (args ->> 'vectorizer')::int AND v.relation = $2;
+    IF vid IS NULL THEN
+        RAISE EXCEPTION 'no vectorizer % of %', args ->> 'vectorizer', relation USING ERRCODE = '42704';
+    END IF;
+    IF op = 'requeue' THEN
+        INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+        SELECT vid, k FROM jsonb_array_elements_text(coalesce(args -> 'keys', '[]')) k WHERE k IS NOT NULL;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN to_jsonb(n);
+    ELSIF op = 'pause' THEN
+        UPDATE @extschema@.pg_embed_vectorizers v SET paused = (args ->> 'paused')::boolean WHERE v.id = vid;
+        RETURN args -> 'paused';
+    ELSIF op = 'retry' THEN
+        WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
+        INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN to_jsonb(n);
+    ELSIF op = 'forget' THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
+        DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
+        RETURN 'true';
+    END IF;
+    RAISE EXCEPTION 'unknown vectorizer operation %', op USING ERRCODE = '22023';
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_requeue(int, text[]) IS 'Internal: queues keys of a vectorizer whose table the calling role owns.';
+REVOKE ALL ON FUNCTION pg_embed_vectorize_manage_sql(text, regclass, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_manage_sql(text, regclass, jsonb) IS 'Internal: the writes of the vectorizer management functions, run as the extension''s owner by pg_embed_vectorize_manage.';
 
 -- Registers a table: its rows are embedded from text_column into vector_column by the
 -- background workers, after every INSERT and every UPDATE that changes the text.
@@ -493,15 +526,18 @@ CREATE FUNCTION pg_embed_vectorize(
 DECLARE
     model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
     key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model_name, model_id_column, key_column);
-    id int := @extschema@.pg_embed_vectorize_adopt(relation, text_column, vector_column, model_name, model_id_column, key,
-                                                    batch_size, max_attempts, retry_delay);
+    id int := @extschema@.pg_embed_vectorize_manage('adopt', relation, jsonb_build_object(
+                  'text_column', text_column, 'vector_column', vector_column, 'model', model_name,
+                  'model_id_column', model_id_column, 'key_column', key, 'batch_size', batch_size,
+                  'max_attempts', max_attempts, 'retry_delay', retry_delay))::int;
     keys text[];
 BEGIN
     -- the rows without a vector now, read as the caller (the table's owner)
     IF backfill THEN
         EXECUTE format('SELECT array_agg(t.%1$I::text) FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
                        key, text_column, relation, vector_column) INTO keys;
-        PERFORM @extschema@.pg_embed_vectorize_requeue(id, keys);
+        PERFORM @extschema@.pg_embed_vectorize_manage('requeue', relation,
+                                                       jsonb_build_object('vectorizer', id, 'keys', to_jsonb(coalesce(keys, '{}'))));
     END IF;
     RETURN id;
 END
@@ -510,29 +546,18 @@ COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, i
   'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
 
 -- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
--- SECURITY DEFINER (it writes pg_embed_vectorizers); the caller must own the table.
 CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
-    DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
-    RETURN true;
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('forget', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2)))::boolean
 $$;
 COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a table embedded: drops its triggers, queue and dead letters (vectors stay). vector_column may be omitted when the table has one vectorizer. Owner only.';
 
 -- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
 CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    UPDATE @extschema@.pg_embed_vectorizers v SET paused = coalesce(pg_embed_vectorize_pause.paused, true) WHERE v.id = vid;
-    RETURN coalesce(pg_embed_vectorize_pause.paused, true);
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('pause', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2), 'paused', coalesce($3, true)))::boolean
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
 CREATE FUNCTION pg_embed_vectorize_resume(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
@@ -543,16 +568,9 @@ COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paus
 
 -- Queues the dead letters of a vectorizer again (after fixing what made them fail).
 CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-    n bigint;
-BEGIN
-    WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
-    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('retry', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2)))::bigint
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
 
@@ -603,5 +621,5 @@ $$;
 REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
 CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();
-COMMENT ON FUNCTION pg_embed_vectorize_caller_owns(oid) IS 'Internal: whether the role that called (also inside a SECURITY DEFINER function) owns the relation or is a member of its owner.';
+COMMENT ON FUNCTION pg_embed_vectorize_manage(text, oid, jsonb) IS 'Internal: the gate of the vectorizer management functions: checks that the current role owns the relation (not inside a security-restricted operation), then runs the operation as the extension''s owner.';
 COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the background workers run it: embeds up to batch_size queued rows as the table''s owner and settles their queue entries; returns the entries taken (0: none due). Superusers only.';

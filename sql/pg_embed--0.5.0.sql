@@ -45,6 +45,27 @@ GRANT INSERT, UPDATE, DELETE ON pg_embed_user_models TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
+-- src/api/routing.rs:97
+-- requires:
+--   user_models_table
+
+-- Routing pins: one model per role per database, written only by pg_embed_reselect().
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_selection (
+    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
+    model text NOT NULL,
+    preferences text NOT NULL,
+    reason text NOT NULL DEFAULT '',
+    chosen_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
+SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
+GRANT SELECT ON pg_embed_selection TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
+/* </end connected objects> */
+
+/* <begin connected objects> */
 -- src/api/cache.rs:36
 -- requires:
 --   user_models_table
@@ -68,27 +89,6 @@ COMMENT ON TABLE pg_embed_cache IS
 REVOKE ALL ON pg_embed_cache FROM PUBLIC;
 -- embed_admin may read and empty the table, not write rows of its own choosing.
 GRANT SELECT, DELETE, TRUNCATE ON pg_embed_cache TO embed_admin;
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/routing.rs:97
--- requires:
---   user_models_table
-
--- Routing pins: one model per role per database, written only by pg_embed_reselect().
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_selection (
-    role text PRIMARY KEY CHECK (role IN ('code', 'doc', 'general')),
-    model text NOT NULL,
-    preferences text NOT NULL,
-    reason text NOT NULL DEFAULT '',
-    chosen_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE pg_embed_selection IS 'The model pinned for each role by pg_embed_reselect(); a role without a pin (or a session whose preferences differ from the pin''s) uses the first preferred model whose files are present and that fits pg_embed.memory_limit.';
-SELECT pg_catalog.pg_extension_config_dump('pg_embed_selection', '');
-GRANT SELECT ON pg_embed_selection TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON pg_embed_selection TO embed_admin;
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -1128,374 +1128,6 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_ab_compare(regclass, name, name, name, name, text, regclass, name, name, text, int) IS
   'A/B before switching models: embeds missing documents with candidate_model into candidate_column, then ranks the documents for a sample of queries (the relevant_column array holds the ids of the right answers) with the current and the candidate model, exactly, and reports MRR@10, Recall@10, P@1 and nDCG@10 for each.';
-/* </end connected objects> */
-
-/* <begin connected objects> */
--- src/api/backfill.rs:23
--- requires:
---   models_sql
---   embed_doc_comment
---   provenance_sql
---   citus_sql
-
--- Backfill: progress table (row-level security), the run lock, the chunk functions and the procedure.
--- Part of pg_embed's install script (see the extension_sql_file! that names this file).
-
-CREATE TABLE pg_embed_backfill_progress (
-    pid int NOT NULL,
-    relation regclass NOT NULL,
-    text_column name NOT NULL,
-    vector_column name NOT NULL,
-    model text NOT NULL,
-    started timestamptz NOT NULL,
-    updated timestamptz NOT NULL,
-    rows_done bigint NOT NULL,
-    rows_total bigint NOT NULL,
-    finished boolean NOT NULL DEFAULT false,
-    rows_skipped bigint NOT NULL DEFAULT 0,
-    -- The role that runs it: a backend's pid outlives nothing, a new session may reuse it.
-    owner name NOT NULL DEFAULT current_user,
-    PRIMARY KEY (pid, relation, vector_column)
-);
-COMMENT ON TABLE pg_embed_backfill_progress IS 'Progress of pg_embed_backfill() runs, one row per run, updated at every chunk commit.';
-
--- The advisory lock key of a backfill of (relation, vector column), and whether backend pid
--- holds it now (pg_locks shows every role's advisory locks).
-CREATE FUNCTION pg_embed_backfill_key(relation regclass, vector_column name) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT hashtextextended('pg_embed_backfill ' || relation::oid::text || ' ' || vector_column, 0)
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_key(regclass, name) IS 'Internal: the advisory lock key a backfill of this vector column holds while it runs.';
-CREATE FUNCTION pg_embed_backfill_running(pid int, relation regclass, vector_column name) RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT EXISTS (
-        SELECT FROM pg_locks l
-         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 AND l.objsubid = 1
-           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-           AND ((l.classid::bigint << 32) | l.objid::bigint) = @extschema@.pg_embed_backfill_key($2, $3))
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal: whether backend pid is running a backfill of this vector column now.';
-
--- Every role may watch every run; a role writes only its own rows of its own backend, for
--- relations it may update and columns they have, and may remove the rows of runs no longer
--- running on relations it may update.
-ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
-CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
-CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
-    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
-                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
-                                                         AND a.attnum > 0 AND NOT a.attisdropped));
-CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
-    USING (pid = pg_backend_pid() AND owner = current_user)
-    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
-                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
-                                                         AND a.attnum > 0 AND NOT a.attisdropped));
-CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
-    USING ((pid = pg_backend_pid() AND owner = current_user)
-           OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
-GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
-
-CREATE VIEW pg_embed_backfills AS
-SELECT pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total,
-       round(100.0 * rows_done / nullif(rows_total, 0), 1) AS percent,
-       round(rows_done / nullif(extract(epoch FROM updated - started), 0)::numeric, 1) AS rows_per_second,
-       CASE WHEN finished THEN interval '0'
-            WHEN rows_done > 0 THEN (updated - started) * ((rows_total - rows_done)::float8 / rows_done)
-       END AS eta,
-       finished,
-       rows_skipped,
-       -- a run ends either finished or with rows skipped; anything else that is not running
-       -- now was cancelled, failed, or lost its session
-       NOT finished AND rows_skipped = 0 AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column) AS interrupted
-FROM pg_embed_backfill_progress p;
-GRANT SELECT ON pg_embed_backfills TO PUBLIC;
-COMMENT ON VIEW pg_embed_backfills IS 'Backfills running or ended: rows done of the total, rate, ETA; rows_skipped = rows left without a vector because other sessions held them locked; interrupted = it stopped before finishing (cancelled, failed or its session ended): CALL it again to resume.';
-
--- Checks the arguments, takes the run's lock, forgets ended runs of the same column, counts
--- the rows to do and records the run. Returns the run's state for pg_embed_backfill_step.
-CREATE FUNCTION pg_embed_backfill_begin(
-    relation regclass, text_column name, vector_column name, model text, chunk_size int,
-    hash_column name, model_id_column name, notice_every bigint
-) RETURNS jsonb LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    key bigint;
-    -- The model each row should be embedded with, as SQL over the text expression %s.
-    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
-    id_literal text;
-    todo text;
-    embed_expr text;
-    set_extra text := '';
-    total bigint;
-    leaves jsonb;
-    started timestamptz := clock_timestamp();
-    -- On a Citus table, the columns chunks are picked by (else NULL).
-    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
-    model_id text;
-    model_precision text;
-    mismatch text;
-BEGIN
-    IF relation IS NULL THEN
-        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
-    END IF;
-    IF chunk_size IS NULL OR chunk_size < 1 THEN
-        RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
-            HINT = 'chunk_size => 200 commits every 200 rows.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
-    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
-    IF hash_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
-    END IF;
-    IF model_id_column IS NOT NULL THEN
-        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
-    END IF;
-    IF NOT has_table_privilege(relation, 'UPDATE') THEN
-        RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
-            HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
-    END IF;
-    IF model = 'auto' AND dist_keys IS NOT NULL THEN
-        RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
-            DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
-            HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
-    ELSIF model = 'auto' THEN
-        model_name := 'auto';
-        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
-    ELSIF dist_keys IS NOT NULL THEN
-        -- The workers embed with the precision and long-text mode this session resolves now:
-        -- they are spelled out in the pushed-down call, not read from the workers' settings.
-        -- The model's file is each worker's own: it must be the one this node resolves (the
-        -- model id written next to each vector says so), which every worker is asked first.
-        model_id := @extschema@.pg_embed_model_id(model_name);
-        id_literal := quote_literal(model_id);
-        model_precision := split_part(model_id, '/', -2);
-        embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
-                             model_precision, current_setting('pg_embed.long_text'));
-        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
-        IF mismatch IS NOT NULL THEN
-            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
-                USING ERRCODE = '55000',
-                      DETAIL = format('This node: %s. Differing workers: %s.', model_id, mismatch),
-                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
-        END IF;
-    ELSE
-        PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
-        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
-        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
-    END IF;
-    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
-    -- embedded, or (with a model id column) made by another model or model file.
-    todo := format('%I IS NOT NULL AND (%I IS NULL', text_column, vector_column);
-    IF hash_column IS NOT NULL THEN
-        todo := todo || format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column);
-        set_extra := set_extra || format(', %I = md5(t.%I)', hash_column, text_column);
-    END IF;
-    IF model_id_column IS NOT NULL THEN
-        todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
-        set_extra := set_extra || format(', %I = ', model_id_column)
-                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
-    END IF;
-    todo := todo || ')';
-    key := @extschema@.pg_embed_backfill_key(relation, vector_column);
-    IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
-        RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
-            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
-                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
-                                         ELSE ', which may not update the table: it is not a backfill' END)
-                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
-            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
-    END IF;
-    DELETE FROM @extschema@.pg_embed_backfill_progress p
-     WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
-       AND (p.pid = pg_backend_pid() OR NOT @extschema@.pg_embed_backfill_running(p.pid, p.relation, p.vector_column));
-    EXECUTE format('SELECT count(*) FROM %s WHERE %s', relation, todo) INTO total;
-    INSERT INTO @extschema@.pg_embed_backfill_progress
-        (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
-    VALUES (pg_backend_pid(), relation, text_column, vector_column, model_name, started, clock_timestamp(), 0, total);
-    -- The tables that hold the rows: the relation itself, or a partitioned table's leaves.
-    SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
-      FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
-     WHERE t.isleaf AND c.relkind = 'r';
-    IF dist_keys IS NOT NULL THEN
-        -- Citus: chunks are ranges of the key columns, walked through the table itself.
-        leaves := jsonb_build_array(relation::oid);
-    END IF;
-    -- Citus: the key columns as SQL, plain and qualified with the UPDATE's alias t, and a
-    -- format() template casting a jsonb array of key values (%1$s) back to their types.
-    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE (
-               SELECT jsonb_build_object(
-                          'key_cols', string_agg(format('%I', k.name), ', ' ORDER BY k.n),
-                          'key_cols_t', string_agg(format('t.%I', k.name), ', ' ORDER BY k.n),
-                          'key_cast', string_agg(format('(%%1$s ->> %s)::%s', k.n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.n))
-                 FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
-                 JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name) END || jsonb_build_object(
-        'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
-        'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
-        'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
-        'done', 0, 'total', total, 'started', started, 'notice_every', notice_every,
-        'next_notice', notice_every, 'ended', false,
-        -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
-        -- table first (through pg_embed_cache_store, for roles that may run it), so a later
-        -- run over the same texts reads them back instead of embedding them again.
-        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
-                                 AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
-                            THEN model_name END);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_begin(regclass, name, name, text, int, name, name, bigint) IS
-  'Internal: starts a pg_embed_backfill run (checks, lock, count, progress row) and returns its state.';
-
--- One chunk of a run: embeds up to chunk rows of the current leaf after the last row done,
--- commits nothing (the procedure does), and returns the next state. At the end of a pass it
--- counts the rows still to do: none ends the run as finished; some are retried in up to two
--- more passes, then reported as skipped.
-CREATE FUNCTION pg_embed_backfill_step(state jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    rel regclass := (state ->> 'relation')::oid::regclass;
-    vcol name := state ->> 'vector_column';
-    leaf regclass;
-    picked bigint;
-    n bigint;
-    last tid;
-    remaining bigint;
-    done bigint := (state ->> 'done')::bigint;
-    total bigint := (state ->> 'total')::bigint;
-    elapsed float8;
-    keys jsonb;
-BEGIN
-    IF state ? 'key_cols' AND (state ->> 'leaf')::int = 0 THEN
-        -- A Citus table: the next chunk_size rows in the order of the key columns (the
-        -- primary key, which includes the distribution column, else the distribution column
-        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
-        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
-        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
-        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
-        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
-                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
-                       state ->> 'key_cols', rel,
-                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', state ->> 'key_cols', format(state ->> 'key_cast', '$1')) ELSE 'true' END,
-                       state ->> 'todo', state ->> 'chunk')
-        USING state -> 'after_key' INTO keys, picked;
-        IF picked = 0 THEN
-            RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
-        END IF;
-        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
-                       rel, state ->> 'set', state ->> 'key_cols_t', format(state ->> 'key_cast', 'e.value'), state ->> 'todo')
-        USING keys;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        state := state || jsonb_build_object('after_key', keys -> -1);
-    ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
-        leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
-        IF state ->> 'cache_model' IS NOT NULL THEN
-            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
-                           '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
-                           state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
-            USING (state ->> 'after')::tid;
-        END IF;
-        EXECUTE format(
-            'WITH chunk AS MATERIALIZED (SELECT ctid AS c FROM ONLY %1$s WHERE ctid > $1 AND %2$s LIMIT %3$s FOR UPDATE SKIP LOCKED),
-                  upd AS (UPDATE ONLY %1$s AS t SET %4$s FROM chunk WHERE t.ctid = chunk.c RETURNING 1)
-             SELECT (SELECT count(*) FROM chunk), (SELECT count(*) FROM upd), (SELECT max(c) FROM chunk)',
-            leaf, state ->> 'todo', state ->> 'chunk', state ->> 'set')
-        USING (state ->> 'after')::tid INTO picked, n, last;
-        IF picked = 0 THEN
-            RETURN state || jsonb_build_object('leaf', (state ->> 'leaf')::int + 1, 'after', '(0,0)');
-        END IF;
-        state := state || jsonb_build_object('after', last::text);
-    END IF;
-    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
-        done := done + n;
-        UPDATE @extschema@.pg_embed_backfill_progress p
-           SET rows_done = done, rows_total = greatest(total, done), updated = clock_timestamp()
-         WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
-        IF done >= (state ->> 'next_notice')::bigint THEN
-            elapsed := extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz);
-            RAISE NOTICE 'pg_embed_backfill: % of % rows (% rows/s, about % s left)',
-                done, total, round((done / nullif(elapsed, 0))::numeric, 1),
-                round((greatest(total - done, 0) * elapsed / done)::numeric);
-            state := state || jsonb_build_object('next_notice', done + (state ->> 'notice_every')::bigint);
-        END IF;
-        RETURN state || jsonb_build_object('done', done);
-    END IF;
-    -- End of a pass: what is left was locked by other sessions (or written since).
-    EXECUTE format('SELECT count(*) FROM %s WHERE %s', rel, state ->> 'todo') INTO remaining;
-    IF remaining > 0 AND (state ->> 'pass')::int < 3 THEN
-        PERFORM pg_sleep(0.2 * (state ->> 'pass')::int);
-        RETURN (state - 'after_key') || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
-    END IF;
-    UPDATE @extschema@.pg_embed_backfill_progress p
-       SET rows_done = done, rows_total = greatest(total, done + remaining), updated = clock_timestamp(),
-           finished = remaining = 0, rows_skipped = remaining
-     WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
-    PERFORM @extschema@.pg_embed_backfill_end(state);
-    IF remaining > 0 THEN
-        RAISE WARNING 'pg_embed_backfill: % rows of % still have no vector', remaining, rel
-            USING DETAIL = 'Other sessions held them locked through three passes, or wrote them while the backfill ran.',
-                  HINT = format('CALL pg_embed_backfill(%L, %L, %L, ...) again once those transactions have ended.', rel::text, state ->> 'text_column', vcol);
-    ELSE
-        RAISE NOTICE 'pg_embed_backfill: done, % rows embedded in % s', done,
-            round(extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz)::numeric, 1);
-    END IF;
-    RETURN state || jsonb_build_object('done', done, 'ended', true);
-END
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a pg_embed_backfill run.';
-
--- Releases the run's lock (when it ends, or fails).
-CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
-LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
-     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
-CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ($1 ->> 'ended')::boolean
-$$;
-COMMENT ON FUNCTION pg_embed_backfill_ended(jsonb) IS 'Internal: whether a pg_embed_backfill run has ended.';
-
--- The procedure names nothing but pg_embed's own functions, schema-qualified, and plpgsql's
--- own statements: it cannot fix its search_path (it commits), so it must not depend on it.
-CREATE PROCEDURE pg_embed_backfill(
-    relation regclass,
-    text_column name,
-    vector_column name,
-    model text DEFAULT NULL,
-    chunk_size int DEFAULT 200,
-    hash_column name DEFAULT NULL,
-    notice_every bigint DEFAULT 1000,
-    model_id_column name DEFAULT NULL
-) LANGUAGE plpgsql AS $$
-DECLARE
-    state jsonb;
-BEGIN
-    BEGIN
-        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
-                                                      hash_column, model_id_column, notice_every);
-    EXCEPTION WHEN OTHERS OR query_canceled THEN
-        -- The run's lock is a session lock: release it whatever failed after it was taken.
-        PERFORM @extschema@.pg_embed_backfill_end(
-            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
-        RAISE;
-    END;
-    COMMIT;
-    LOOP
-        BEGIN
-            state := @extschema@.pg_embed_backfill_step(state);
-        EXCEPTION WHEN OTHERS OR query_canceled THEN
-            PERFORM @extschema@.pg_embed_backfill_end(state);
-            RAISE;
-        END;
-        COMMIT;
-        EXIT WHEN @extschema@.pg_embed_backfill_ended(state);
-    END LOOP;
-END
-$$;
-COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
-  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Rows other sessions keep locked are retried, then reported (rows_skipped). Progress: pg_embed_backfills.';
 /* </end connected objects> */
 
 /* <begin connected objects> */
@@ -2539,7 +2171,375 @@ COMMENT ON FUNCTION pg_embed_hybrid_explain(regclass, text, name, name, name, in
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/vectorize.rs:73
+-- src/api/backfill.rs:23
+-- requires:
+--   models_sql
+--   embed_doc_comment
+--   provenance_sql
+--   citus_sql
+
+-- Backfill: progress table (row-level security), the run lock, the chunk functions and the procedure.
+-- Part of pg_embed's install script (see the extension_sql_file! that names this file).
+
+CREATE TABLE pg_embed_backfill_progress (
+    pid int NOT NULL,
+    relation regclass NOT NULL,
+    text_column name NOT NULL,
+    vector_column name NOT NULL,
+    model text NOT NULL,
+    started timestamptz NOT NULL,
+    updated timestamptz NOT NULL,
+    rows_done bigint NOT NULL,
+    rows_total bigint NOT NULL,
+    finished boolean NOT NULL DEFAULT false,
+    rows_skipped bigint NOT NULL DEFAULT 0,
+    -- The role that runs it: a backend's pid outlives nothing, a new session may reuse it.
+    owner name NOT NULL DEFAULT current_user,
+    PRIMARY KEY (pid, relation, vector_column)
+);
+COMMENT ON TABLE pg_embed_backfill_progress IS 'Progress of pg_embed_backfill() runs, one row per run, updated at every chunk commit.';
+
+-- The advisory lock key of a backfill of (relation, vector column), and whether backend pid
+-- holds it now (pg_locks shows every role's advisory locks).
+CREATE FUNCTION pg_embed_backfill_key(relation regclass, vector_column name) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT hashtextextended('pg_embed_backfill ' || relation::oid::text || ' ' || vector_column, 0)
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_key(regclass, name) IS 'Internal: the advisory lock key a backfill of this vector column holds while it runs.';
+CREATE FUNCTION pg_embed_backfill_running(pid int, relation regclass, vector_column name) RETURNS boolean
+LANGUAGE sql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (
+        SELECT FROM pg_locks l
+         WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1 AND l.objsubid = 1
+           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = @extschema@.pg_embed_backfill_key($2, $3))
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_running(int, regclass, name) IS 'Internal: whether backend pid is running a backfill of this vector column now.';
+
+-- Every role may watch every run; a role writes only its own rows of its own backend, for
+-- relations it may update and columns they have, and may remove the rows of runs no longer
+-- running on relations it may update.
+ALTER TABLE pg_embed_backfill_progress ENABLE ROW LEVEL SECURITY;
+CREATE POLICY progress_read ON pg_embed_backfill_progress FOR SELECT USING (true);
+CREATE POLICY progress_insert ON pg_embed_backfill_progress FOR INSERT
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
+CREATE POLICY progress_update ON pg_embed_backfill_progress FOR UPDATE
+    USING (pid = pg_backend_pid() AND owner = current_user)
+    WITH CHECK (pid = pg_backend_pid() AND owner = current_user AND has_table_privilege(relation, 'UPDATE')
+                AND EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = vector_column
+                                                         AND a.attnum > 0 AND NOT a.attisdropped));
+CREATE POLICY progress_delete ON pg_embed_backfill_progress FOR DELETE
+    USING ((pid = pg_backend_pid() AND owner = current_user)
+           OR (has_table_privilege(relation, 'UPDATE') AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column)));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pg_embed_backfill_progress TO PUBLIC;
+
+CREATE VIEW pg_embed_backfills AS
+SELECT pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total,
+       round(100.0 * rows_done / nullif(rows_total, 0), 1) AS percent,
+       round(rows_done / nullif(extract(epoch FROM updated - started), 0)::numeric, 1) AS rows_per_second,
+       CASE WHEN finished THEN interval '0'
+            WHEN rows_done > 0 THEN (updated - started) * ((rows_total - rows_done)::float8 / rows_done)
+       END AS eta,
+       finished,
+       rows_skipped,
+       -- a run ends either finished or with rows skipped; anything else that is not running
+       -- now was cancelled, failed, or lost its session
+       NOT finished AND rows_skipped = 0 AND NOT @extschema@.pg_embed_backfill_running(pid, relation, vector_column) AS interrupted
+FROM pg_embed_backfill_progress p;
+GRANT SELECT ON pg_embed_backfills TO PUBLIC;
+COMMENT ON VIEW pg_embed_backfills IS 'Backfills running or ended: rows done of the total, rate, ETA; rows_skipped = rows left without a vector because other sessions held them locked; interrupted = it stopped before finishing (cancelled, failed or its session ended): CALL it again to resume.';
+
+-- Checks the arguments, takes the run's lock, forgets ended runs of the same column, counts
+-- the rows to do and records the run. Returns the run's state for pg_embed_backfill_step.
+CREATE FUNCTION pg_embed_backfill_begin(
+    relation regclass, text_column name, vector_column name, model text, chunk_size int,
+    hash_column name, model_id_column name, notice_every bigint
+) RETURNS jsonb LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key bigint;
+    -- The model each row should be embedded with, as SQL over the text expression %s.
+    model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
+    id_literal text;
+    todo text;
+    embed_expr text;
+    set_extra text := '';
+    total bigint;
+    leaves jsonb;
+    started timestamptz := clock_timestamp();
+    -- On a Citus table, the columns chunks are picked by (else NULL).
+    dist_keys name[] := @extschema@.pg_embed_citus_keys(relation);
+    model_id text;
+    model_precision text;
+    mismatch text;
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to backfill, e.g. ''docs''.';
+    END IF;
+    IF chunk_size IS NULL OR chunk_size < 1 THEN
+        RAISE EXCEPTION 'chunk_size must be at least 1, not %', coalesce(chunk_size::text, 'NULL') USING ERRCODE = '22023',
+            HINT = 'chunk_size => 200 commits every 200 rows.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, text_column::name, '{text,varchar}'::regtype[], 'text'::text);
+    PERFORM @extschema@.pg_embed_check_column(relation::regclass, vector_column::name, (ARRAY[@extschema@.pg_embed_vector_type()])::regtype[], 'vector'::text);
+    IF hash_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, hash_column::name, '{text,varchar}'::regtype[], 'hash'::text);
+    END IF;
+    IF model_id_column IS NOT NULL THEN
+        PERFORM @extschema@.pg_embed_check_column(relation::regclass, model_id_column::name, '{text}'::regtype[], 'model id'::text);
+    END IF;
+    IF NOT has_table_privilege(relation, 'UPDATE') THEN
+        RAISE EXCEPTION 'permission denied for table %', relation USING ERRCODE = '42501',
+            HINT = 'Backfill a table you may update, or ask its owner to GRANT UPDATE on it.';
+    END IF;
+    IF model = 'auto' AND dist_keys IS NOT NULL THEN
+        RAISE EXCEPTION 'model => ''auto'' cannot backfill the distributed table %', relation USING ERRCODE = '0A000',
+            DETAIL = 'Citus runs the embedding on the workers, where only the IMMUTABLE embed_fixed(), whose arguments name the model and precision, may be pushed down.',
+            HINT = 'Name one model, e.g. model => ''all-MiniLM-L6-v2''.';
+    ELSIF model = 'auto' THEN
+        model_name := 'auto';
+        embed_expr := format('@extschema@.embed_auto(t.%I::text)', text_column);
+    ELSIF dist_keys IS NOT NULL THEN
+        -- The workers embed with the precision and long-text mode this session resolves now:
+        -- they are spelled out in the pushed-down call, not read from the workers' settings.
+        -- The model's file is each worker's own: it must be the one this node resolves (the
+        -- model id written next to each vector says so), which every worker is asked first.
+        model_id := @extschema@.pg_embed_model_id(model_name);
+        id_literal := quote_literal(model_id);
+        model_precision := split_part(model_id, '/', -2);
+        embed_expr := format('@extschema@.embed_fixed(t.%I::text, %L::text, %L::text, %L::text)', text_column, model_name,
+                             model_precision, current_setting('pg_embed.long_text'));
+        mismatch := @extschema@.pg_embed_citus_model_mismatch(model_name, model_precision);
+        IF mismatch IS NOT NULL THEN
+            RAISE EXCEPTION 'not every Citus worker has the model file this node resolves for "%"', model_name
+                USING ERRCODE = '55000',
+                      DETAIL = format('This node: %s. Differing workers: %s.', model_id, mismatch),
+                      HINT = 'Put the same model files in every node''s pg_embed.model_dir, then CALL pg_embed_backfill again.';
+        END IF;
+    ELSE
+        PERFORM @extschema@.pg_embed_model_id(model_name);  -- an unknown model fails here, before any work
+        embed_expr := format('@extschema@.embed(t.%I::text, %L::text)', text_column, model_name);
+        id_literal := quote_literal(@extschema@.pg_embed_model_id(model_name));
+    END IF;
+    -- Rows still to do: no vector yet, or (with a hash column) text changed since it was
+    -- embedded, or (with a model id column) made by another model or model file.
+    todo := format('%I IS NOT NULL AND (%I IS NULL', text_column, vector_column);
+    IF hash_column IS NOT NULL THEN
+        todo := todo || format(' OR %I IS DISTINCT FROM md5(%I)', hash_column, text_column);
+        set_extra := set_extra || format(', %I = md5(t.%I)', hash_column, text_column);
+    END IF;
+    IF model_id_column IS NOT NULL THEN
+        todo := todo || format(' OR %I IS DISTINCT FROM ', model_id_column)
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(%I::text))', text_column));
+        set_extra := set_extra || format(', %I = ', model_id_column)
+                || coalesce(id_literal, format('@extschema@.pg_embed_model_id(@extschema@.embed_auto_model(t.%I::text))', text_column));
+    END IF;
+    todo := todo || ')';
+    key := @extschema@.pg_embed_backfill_key(relation, vector_column);
+    IF NOT @extschema@.pg_embed_backfill_running(pg_backend_pid(), relation, vector_column) AND NOT pg_try_advisory_lock(key) THEN
+        RAISE EXCEPTION 'a backfill of %.% is already running', relation, vector_column USING ERRCODE = '55P03',
+            DETAIL = (SELECT format('Backend %s (role %s%s) holds its lock.', l.pid, a.usename,
+                                    CASE WHEN has_table_privilege(a.usesysid, pg_embed_backfill_begin.relation, 'UPDATE') THEN ''
+                                         ELSE ', which may not update the table: it is not a backfill' END)
+                        FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                         AND ((l.classid::bigint << 32) | l.objid::bigint) = key LIMIT 1),
+            HINT = 'Wait for it to finish (see pg_embed_backfills), or end that session: SELECT pg_terminate_backend(pid);';
+    END IF;
+    DELETE FROM @extschema@.pg_embed_backfill_progress p
+     WHERE p.relation = pg_embed_backfill_begin.relation AND p.vector_column = pg_embed_backfill_begin.vector_column
+       AND (p.pid = pg_backend_pid() OR NOT @extschema@.pg_embed_backfill_running(p.pid, p.relation, p.vector_column));
+    EXECUTE format('SELECT count(*) FROM %s WHERE %s', relation, todo) INTO total;
+    INSERT INTO @extschema@.pg_embed_backfill_progress
+        (pid, relation, text_column, vector_column, model, started, updated, rows_done, rows_total)
+    VALUES (pg_backend_pid(), relation, text_column, vector_column, model_name, started, clock_timestamp(), 0, total);
+    -- The tables that hold the rows: the relation itself, or a partitioned table's leaves.
+    SELECT coalesce(jsonb_agg(t.relid::oid ORDER BY t.level, t.relid::oid), jsonb_build_array(relation::oid)) INTO leaves
+      FROM pg_partition_tree(relation) t JOIN pg_class c ON c.oid = t.relid
+     WHERE t.isleaf AND c.relkind = 'r';
+    IF dist_keys IS NOT NULL THEN
+        -- Citus: chunks are ranges of the key columns, walked through the table itself.
+        leaves := jsonb_build_array(relation::oid);
+    END IF;
+    -- Citus: the key columns as SQL, plain and qualified with the UPDATE's alias t, and a
+    -- format() template casting a jsonb array of key values (%1$s) back to their types.
+    RETURN CASE WHEN dist_keys IS NULL THEN '{}'::jsonb ELSE (
+               SELECT jsonb_build_object(
+                          'key_cols', string_agg(format('%I', k.name), ', ' ORDER BY k.n),
+                          'key_cols_t', string_agg(format('t.%I', k.name), ', ' ORDER BY k.n),
+                          'key_cast', string_agg(format('(%%1$s ->> %s)::%s', k.n - 1, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY k.n))
+                 FROM unnest(dist_keys) WITH ORDINALITY k(name, n)
+                 JOIN pg_attribute a ON a.attrelid = relation AND a.attname = k.name) END || jsonb_build_object(
+        'relation', relation::oid, 'text_column', text_column, 'vector_column', vector_column, 'todo', todo,
+        'set', format('%I = %s%s', vector_column, embed_expr, set_extra),
+        'chunk', chunk_size, 'leaves', leaves, 'leaf', 0, 'after', '(0,0)', 'pass', 1,
+        'done', 0, 'total', total, 'started', started, 'notice_every', notice_every,
+        'next_notice', notice_every, 'ended', false,
+        -- With pg_embed.persistent_cache = write, each chunk's texts go to the shared cache
+        -- table first (through pg_embed_cache_store, for roles that may run it), so a later
+        -- run over the same texts reads them back instead of embedding them again.
+        'cache_model', CASE WHEN model_name <> 'auto' AND dist_keys IS NULL AND current_setting('pg_embed.persistent_cache') = 'write'
+                                 AND has_function_privilege('@extschema@.pg_embed_cache_store(text, text[])', 'EXECUTE')
+                            THEN model_name END);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_begin(regclass, name, name, text, int, name, name, bigint) IS
+  'Internal: starts a pg_embed_backfill run (checks, lock, count, progress row) and returns its state.';
+
+-- One chunk of a run: embeds up to chunk rows of the current leaf after the last row done,
+-- commits nothing (the procedure does), and returns the next state. At the end of a pass it
+-- counts the rows still to do: none ends the run as finished; some are retried in up to two
+-- more passes, then reported as skipped.
+CREATE FUNCTION pg_embed_backfill_step(state jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    rel regclass := (state ->> 'relation')::oid::regclass;
+    vcol name := state ->> 'vector_column';
+    leaf regclass;
+    picked bigint;
+    n bigint;
+    last tid;
+    remaining bigint;
+    done bigint := (state ->> 'done')::bigint;
+    total bigint := (state ->> 'total')::bigint;
+    elapsed float8;
+    keys jsonb;
+BEGIN
+    IF state ? 'key_cols' AND (state ->> 'leaf')::int = 0 THEN
+        -- A Citus table: the next chunk_size rows in the order of the key columns (the
+        -- primary key, which includes the distribution column, else the distribution column
+        -- alone) after the last chunk's, then one multi-shard UPDATE that the workers run,
+        -- each on its own shards, through the IMMUTABLE embed_fixed(). Keys travel as jsonb
+        -- arrays and are cast back to the columns' types. Row locks are taken by that UPDATE
+        -- (Citus allows no FOR UPDATE SKIP LOCKED here), so it waits for writers.
+        EXECUTE format('SELECT jsonb_agg(jsonb_build_array(%1$s) ORDER BY %1$s), count(*) FROM '
+                       '(SELECT %1$s FROM %2$s WHERE %3$s AND %4$s ORDER BY %1$s LIMIT %5$s) s',
+                       state ->> 'key_cols', rel,
+                       CASE WHEN state ? 'after_key' THEN format('(%s) > (%s)', state ->> 'key_cols', format(state ->> 'key_cast', '$1')) ELSE 'true' END,
+                       state ->> 'todo', state ->> 'chunk')
+        USING state -> 'after_key' INTO keys, picked;
+        IF picked = 0 THEN
+            RETURN (state - 'after_key') || jsonb_build_object('leaf', 1);
+        END IF;
+        EXECUTE format('UPDATE %1$s AS t SET %2$s WHERE (%3$s) IN (SELECT %4$s FROM pg_catalog.jsonb_array_elements($1) e) AND %5$s',
+                       rel, state ->> 'set', state ->> 'key_cols_t', format(state ->> 'key_cast', 'e.value'), state ->> 'todo')
+        USING keys;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        state := state || jsonb_build_object('after_key', keys -> -1);
+    ELSIF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
+        leaf := (state -> 'leaves' ->> (state ->> 'leaf')::int)::oid::regclass;
+        IF state ->> 'cache_model' IS NOT NULL THEN
+            EXECUTE format('SELECT @extschema@.pg_embed_cache_store(%L::text, array_agg(s.t::text)) FROM '
+                           '(SELECT %I AS t FROM ONLY %s WHERE ctid > $1 AND %s LIMIT %s) s',
+                           state ->> 'cache_model', state ->> 'text_column', leaf, state ->> 'todo', state ->> 'chunk')
+            USING (state ->> 'after')::tid;
+        END IF;
+        EXECUTE format(
+            'WITH chunk AS MATERIALIZED (SELECT ctid AS c FROM ONLY %1$s WHERE ctid > $1 AND %2$s LIMIT %3$s FOR UPDATE SKIP LOCKED),
+                  upd AS (UPDATE ONLY %1$s AS t SET %4$s FROM chunk WHERE t.ctid = chunk.c RETURNING 1)
+             SELECT (SELECT count(*) FROM chunk), (SELECT count(*) FROM upd), (SELECT max(c) FROM chunk)',
+            leaf, state ->> 'todo', state ->> 'chunk', state ->> 'set')
+        USING (state ->> 'after')::tid INTO picked, n, last;
+        IF picked = 0 THEN
+            RETURN state || jsonb_build_object('leaf', (state ->> 'leaf')::int + 1, 'after', '(0,0)');
+        END IF;
+        state := state || jsonb_build_object('after', last::text);
+    END IF;
+    IF (state ->> 'leaf')::int < jsonb_array_length(state -> 'leaves') THEN
+        done := done + n;
+        UPDATE @extschema@.pg_embed_backfill_progress p
+           SET rows_done = done, rows_total = greatest(total, done), updated = clock_timestamp()
+         WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
+        IF done >= (state ->> 'next_notice')::bigint THEN
+            elapsed := extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz);
+            RAISE NOTICE 'pg_embed_backfill: % of % rows (% rows/s, about % s left)',
+                done, total, round((done / nullif(elapsed, 0))::numeric, 1),
+                round((greatest(total - done, 0) * elapsed / done)::numeric);
+            state := state || jsonb_build_object('next_notice', done + (state ->> 'notice_every')::bigint);
+        END IF;
+        RETURN state || jsonb_build_object('done', done);
+    END IF;
+    -- End of a pass: what is left was locked by other sessions (or written since).
+    EXECUTE format('SELECT count(*) FROM %s WHERE %s', rel, state ->> 'todo') INTO remaining;
+    IF remaining > 0 AND (state ->> 'pass')::int < 3 THEN
+        PERFORM pg_sleep(0.2 * (state ->> 'pass')::int);
+        RETURN (state - 'after_key') || jsonb_build_object('pass', (state ->> 'pass')::int + 1, 'leaf', 0, 'after', '(0,0)');
+    END IF;
+    UPDATE @extschema@.pg_embed_backfill_progress p
+       SET rows_done = done, rows_total = greatest(total, done + remaining), updated = clock_timestamp(),
+           finished = remaining = 0, rows_skipped = remaining
+     WHERE p.pid = pg_backend_pid() AND p.relation = rel AND p.vector_column = vcol;
+    PERFORM @extschema@.pg_embed_backfill_end(state);
+    IF remaining > 0 THEN
+        RAISE WARNING 'pg_embed_backfill: % rows of % still have no vector', remaining, rel
+            USING DETAIL = 'Other sessions held them locked through three passes, or wrote them while the backfill ran.',
+                  HINT = format('CALL pg_embed_backfill(%L, %L, %L, ...) again once those transactions have ended.', rel::text, state ->> 'text_column', vcol);
+    ELSE
+        RAISE NOTICE 'pg_embed_backfill: done, % rows embedded in % s', done,
+            round(extract(epoch FROM clock_timestamp() - (state ->> 'started')::timestamptz)::numeric, 1);
+    END IF;
+    RETURN state || jsonb_build_object('done', done, 'ended', true);
+END
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_step(jsonb) IS 'Internal: one chunk of a pg_embed_backfill run.';
+
+-- Releases the run's lock (when it ends, or fails).
+CREATE FUNCTION pg_embed_backfill_end(state jsonb) RETURNS void
+LANGUAGE sql VOLATILE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT FROM pg_advisory_unlock(@extschema@.pg_embed_backfill_key(($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name))
+     WHERE @extschema@.pg_embed_backfill_running(pg_backend_pid(), ($1 ->> 'relation')::oid::regclass, ($1 ->> 'vector_column')::name)
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_end(jsonb) IS 'Internal: releases a pg_embed_backfill run''s lock.';
+CREATE FUNCTION pg_embed_backfill_ended(state jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ($1 ->> 'ended')::boolean
+$$;
+COMMENT ON FUNCTION pg_embed_backfill_ended(jsonb) IS 'Internal: whether a pg_embed_backfill run has ended.';
+
+-- The procedure names nothing but pg_embed's own functions, schema-qualified, and plpgsql's
+-- own statements: it cannot fix its search_path (it commits), so it must not depend on it.
+CREATE PROCEDURE pg_embed_backfill(
+    relation regclass,
+    text_column name,
+    vector_column name,
+    model text DEFAULT NULL,
+    chunk_size int DEFAULT 200,
+    hash_column name DEFAULT NULL,
+    notice_every bigint DEFAULT 1000,
+    model_id_column name DEFAULT NULL
+) LANGUAGE plpgsql AS $$
+DECLARE
+    state jsonb;
+BEGIN
+    BEGIN
+        state := @extschema@.pg_embed_backfill_begin(relation, text_column, vector_column, model, chunk_size,
+                                                      hash_column, model_id_column, notice_every);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- The run's lock is a session lock: release it whatever failed after it was taken.
+        PERFORM @extschema@.pg_embed_backfill_end(
+            pg_catalog.jsonb_build_object('relation', relation::pg_catalog.oid, 'vector_column', vector_column));
+        RAISE;
+    END;
+    COMMIT;
+    LOOP
+        BEGIN
+            state := @extschema@.pg_embed_backfill_step(state);
+        EXCEPTION WHEN OTHERS OR query_canceled THEN
+            PERFORM @extschema@.pg_embed_backfill_end(state);
+            RAISE;
+        END;
+        COMMIT;
+        EXIT WHEN @extschema@.pg_embed_backfill_ended(state);
+    END LOOP;
+END
+$$;
+COMMENT ON PROCEDURE pg_embed_backfill(regclass, name, name, text, int, name, bigint, name) IS
+  'Embeds text_column into vector_column for rows missing a vector (or whose text changed, with hash_column holding md5 of the embedded text; or made by another model file, with model_id_column holding pg_embed_model_id()), committing every chunk_size rows; CALL again to resume. Rows other sessions keep locked are retried, then reported (rows_skipped). Progress: pg_embed_backfills.';
+/* </end connected objects> */
+
+/* <begin connected objects> */
+-- src/api/vectorize.rs:119
 -- pg_embed::api::vectorize::pg_embed_vectorize_batch
 CREATE  FUNCTION "pg_embed_vectorize_batch"(
 	"vectorizer" INT /* i32 */
@@ -2550,20 +2550,22 @@ AS 'MODULE_PATHNAME', 'pg_embed_vectorize_batch_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/vectorize.rs:19
--- pg_embed::api::vectorize::pg_embed_vectorize_caller_owns
-CREATE  FUNCTION "pg_embed_vectorize_caller_owns"(
-	"relation" oid /* pg_sys :: Oid */
-) RETURNS bool /* bool */
-STRICT STABLE PARALLEL SAFE
+-- src/api/vectorize.rs:25
+-- pg_embed::api::vectorize::pg_embed_vectorize_manage
+CREATE  FUNCTION "pg_embed_vectorize_manage"(
+	"op" TEXT, /* & str */
+	"relation" oid, /* pg_sys :: Oid */
+	"args" jsonb /* pgrx :: JsonB */
+) RETURNS jsonb /* Option < pgrx :: JsonB > */
+STRICT VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'pg_embed_vectorize_caller_owns_wrapper';
+AS 'MODULE_PATHNAME', 'pg_embed_vectorize_manage_wrapper';
 /* </end connected objects> */
 
 /* <begin connected objects> */
--- src/api/vectorize.rs:123
+-- src/api/vectorize.rs:169
 -- requires:
---   pg_embed_vectorize_caller_owns
+--   pg_embed_vectorize_manage
 --   pg_embed_vectorize_batch
 --   batch_comments
 --   provenance_sql
@@ -2648,7 +2650,7 @@ COMMENT ON FUNCTION pg_embed_vectorize_mine(int) IS 'Internal: whether the curre
 -- Every role may see which tables are registered (no data); the queue, dead letters and batch
 -- log of a table only its owner's members. Nobody but the extension's owner writes any of them
 -- (a write privilege would let any role LOCK them and stall every writer of every registered
--- table): the SECURITY DEFINER steps below write them, each after checking the role that calls.
+-- table): pg_embed_vectorize_manage writes them, as the extension's owner, after checking the current role.
 ALTER TABLE pg_embed_vectorizers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY vectorizers_read ON pg_embed_vectorizers FOR SELECT USING (true);
 GRANT SELECT ON pg_embed_vectorizers TO PUBLIC;
@@ -2857,6 +2859,9 @@ DECLARE
     done int;
 BEGIN
     SELECT * INTO v FROM @extschema@.pg_embed_vectorizers x WHERE x.id = vectorizer;
+    IF v.id IS NULL THEN
+        RETURN 0;  -- unregistered meanwhile: its entries went with it
+    END IF;
     DELETE FROM @extschema@.pg_embed_vectorize_queue q WHERE q.seq = ANY (seqs) AND NOT failed ? q.key;
     GET DIAGNOSTICS done = ROW_COUNT;
     IF errors > 0 THEN
@@ -2893,9 +2898,8 @@ $$;
 COMMENT ON FUNCTION pg_embed_vectorize_due() IS 'Internal: the vectorizers with rows due (the workers'' loop).';
 REVOKE ALL ON FUNCTION pg_embed_vectorize_due() FROM PUBLIC;
 
--- The vectorizer of (relation, vector column), whose table the calling role must own (checked
--- with the role that called, also inside the SECURITY DEFINER functions below); raises 42704
--- when there is none or several and no vector column was named.
+-- The vectorizer of (relation, vector column), whose table the current role must own; raises
+-- 42704 when there is none or several and no vector column was named.
 CREATE FUNCTION pg_embed_vectorize_find(relation regclass, vector_column name) RETURNS int
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2904,7 +2908,7 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name a registered table, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) manages its vectorizers.';
     END IF;
@@ -2918,11 +2922,10 @@ BEGIN
     RETURN found[1];
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the calling role owns (42501; 42704 when none or ambiguous).';
+COMMENT ON FUNCTION pg_embed_vectorize_find(regclass, name) IS 'Internal: the vectorizer of a table the current role owns (42501; 42704 when none or ambiguous).';
 
--- The checks of a registration, repeated by pg_embed_vectorize_adopt for callers that skip
--- pg_embed_vectorize: the caller owns a plain permanent table, the columns fit, the model exists.
--- Returns the key column.
+-- The checks of a registration: the current role owns a plain permanent table, the columns
+-- fit, the model exists. Returns the key column.
 CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, vector_column name, model text,
                                          model_id_column name, key_column name) RETURNS name
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -2933,7 +2936,7 @@ BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'relation must not be NULL' USING ERRCODE = '22004', HINT = 'Name the table to keep embedded, e.g. ''docs''.';
     END IF;
-    IF NOT @extschema@.pg_embed_vectorize_caller_owns(relation) THEN
+    IF NOT @extschema@.pg_embed_bm25_owns(relation) THEN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
     END IF;
@@ -2970,12 +2973,13 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_check(regclass, name, name, text, name, name) IS 'Internal: the checks of a registration; returns the key column.';
 
--- Records a registration and creates its two triggers (SECURITY DEFINER: nobody else writes
--- pg_embed_vectorizers). It checks everything again and reads only catalogs.
+-- Records a registration and creates its two triggers, enabled ALWAYS (so writes made with
+-- session_replication_role = replica, as by a logical replication subscriber, are queued too).
+-- Runs as the extension's owner through pg_embed_vectorize_manage; checks the columns again.
 CREATE FUNCTION pg_embed_vectorize_adopt(relation regclass, text_column name, vector_column name, model text,
                                          model_id_column name, key_column name, batch_size int, max_attempts int,
                                          retry_delay interval) RETURNS int
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model, model_id_column, key_column);
     id int;
@@ -3005,29 +3009,58 @@ BEGIN
     EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS pg_embed_old NEW TABLE AS pg_embed_new
                     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.pg_embed_vectorize_enqueue(%s)',
                    format('pg_embed_vectorize_%s_update', id), relation, id);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I, ENABLE ALWAYS TRIGGER %I', relation,
+                   format('pg_embed_vectorize_%s_insert', id), format('pg_embed_vectorize_%s_update', id));
     RETURN id;
 END
 $$;
+REVOKE ALL ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) FROM PUBLIC;
 COMMENT ON FUNCTION pg_embed_vectorize_adopt(regclass, name, name, text, name, name, int, int, interval) IS
-  'Internal: records a registration and creates its triggers, for the table''s owner (SECURITY DEFINER).';
+  'Internal: records a registration and creates its triggers (run through pg_embed_vectorize_manage).';
 
--- Queues keys of a vectorizer whose table the calling role owns (SECURITY DEFINER).
-CREATE FUNCTION pg_embed_vectorize_requeue(vectorizer int, keys text[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- The writes of the management functions, run as the extension's owner by the Rust gate
+-- pg_embed_vectorize_manage once it has checked the role that calls (nobody else may run this;
+-- no role may write pg_embed's tables directly). Each operation acts only on a vectorizer of
+-- the relation the gate checked. Returns the operation's result as jsonb.
+CREATE FUNCTION pg_embed_vectorize_manage_sql(op text, relation regclass, args jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    vid int;
     n bigint;
 BEGIN
-    IF NOT EXISTS (SELECT FROM @extschema@.pg_embed_vectorizers v
-                    WHERE v.id = vectorizer AND @extschema@.pg_embed_vectorize_caller_owns(v.relation)) THEN
-        RAISE EXCEPTION 'no vectorizer % of a table you own', vectorizer USING ERRCODE = '42501',
-            HINT = 'Only the owner of a registered table queues its rows.';
+    IF op = 'adopt' THEN
+        RETURN to_jsonb(@extschema@.pg_embed_vectorize_adopt(relation, (args ->> 'text_column')::name, (args ->> 'vector_column')::name,
+                        args ->> 'model', (args ->> 'model_id_column')::name, (args ->> 'key_column')::name,
+                        (args ->> 'batch_size')::int, (args ->> 'max_attempts')::int, (args ->> 'retry_delay')::interval));
     END IF;
-    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT vectorizer, k FROM unnest(keys) k WHERE k IS NOT NULL;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
+    SELECT v.id INTO vid FROM @extschema@.pg_embed_vectorizers v WHERE v.id = (args ->> 'vectorizer')::int AND v.relation = $2;
+    IF vid IS NULL THEN
+        RAISE EXCEPTION 'no vectorizer % of %', args ->> 'vectorizer', relation USING ERRCODE = '42704';
+    END IF;
+    IF op = 'requeue' THEN
+        INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key)
+        SELECT vid, k FROM jsonb_array_elements_text(coalesce(args -> 'keys', '[]')) k WHERE k IS NOT NULL;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN to_jsonb(n);
+    ELSIF op = 'pause' THEN
+        UPDATE @extschema@.pg_embed_vectorizers v SET paused = (args ->> 'paused')::boolean WHERE v.id = vid;
+        RETURN args -> 'paused';
+    ELSIF op = 'retry' THEN
+        WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
+        INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN to_jsonb(n);
+    ELSIF op = 'forget' THEN
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
+        DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
+        RETURN 'true';
+    END IF;
+    RAISE EXCEPTION 'unknown vectorizer operation %', op USING ERRCODE = '22023';
 END
 $$;
-COMMENT ON FUNCTION pg_embed_vectorize_requeue(int, text[]) IS 'Internal: queues keys of a vectorizer whose table the calling role owns.';
+REVOKE ALL ON FUNCTION pg_embed_vectorize_manage_sql(text, regclass, jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION pg_embed_vectorize_manage_sql(text, regclass, jsonb) IS 'Internal: the writes of the vectorizer management functions, run as the extension''s owner by pg_embed_vectorize_manage.';
 
 -- Registers a table: its rows are embedded from text_column into vector_column by the
 -- background workers, after every INSERT and every UPDATE that changes the text.
@@ -3046,15 +3079,18 @@ CREATE FUNCTION pg_embed_vectorize(
 DECLARE
     model_name text := coalesce(model, @extschema@.pg_embed_role_model('doc'::text));
     key name := @extschema@.pg_embed_vectorize_check(relation, text_column, vector_column, model_name, model_id_column, key_column);
-    id int := @extschema@.pg_embed_vectorize_adopt(relation, text_column, vector_column, model_name, model_id_column, key,
-                                                    batch_size, max_attempts, retry_delay);
+    id int := @extschema@.pg_embed_vectorize_manage('adopt', relation, jsonb_build_object(
+                  'text_column', text_column, 'vector_column', vector_column, 'model', model_name,
+                  'model_id_column', model_id_column, 'key_column', key, 'batch_size', batch_size,
+                  'max_attempts', max_attempts, 'retry_delay', retry_delay))::int;
     keys text[];
 BEGIN
     -- the rows without a vector now, read as the caller (the table's owner)
     IF backfill THEN
         EXECUTE format('SELECT array_agg(t.%1$I::text) FROM ONLY %3$s t WHERE t.%2$I IS NOT NULL AND t.%4$I IS NULL',
                        key, text_column, relation, vector_column) INTO keys;
-        PERFORM @extschema@.pg_embed_vectorize_requeue(id, keys);
+        PERFORM @extschema@.pg_embed_vectorize_manage('requeue', relation,
+                                                       jsonb_build_object('vectorizer', id, 'keys', to_jsonb(coalesce(keys, '{}'))));
     END IF;
     RETURN id;
 END
@@ -3063,29 +3099,18 @@ COMMENT ON FUNCTION pg_embed_vectorize(regclass, name, name, text, name, name, i
   'Keeps vector_column of a table embedded from text_column by the background workers (needs pg_embed in shared_preload_libraries): a trigger queues changed rows, no embedding in the writer''s transaction. backfill queues the rows without a vector now. Returns the vectorizer id. Owner only.';
 
 -- Removes a registration: its triggers, its queue and its dead letters; vectors stay.
--- SECURITY DEFINER (it writes pg_embed_vectorizers); the caller must own the table.
 CREATE FUNCTION pg_embed_unvectorize(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_insert', vid), relation);
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', format('pg_embed_vectorize_%s_update', vid), relation);
-    DELETE FROM @extschema@.pg_embed_vectorizers v WHERE v.id = vid;
-    RETURN true;
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('forget', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2)))::boolean
 $$;
 COMMENT ON FUNCTION pg_embed_unvectorize(regclass, name) IS 'Stops keeping a table embedded: drops its triggers, queue and dead letters (vectors stay). vector_column may be omitted when the table has one vectorizer. Owner only.';
 
 -- Pauses or resumes a vectorizer: paused, its rows stay queued and no worker takes them.
 CREATE FUNCTION pg_embed_vectorize_pause(relation regclass, vector_column name DEFAULT NULL, paused boolean DEFAULT true) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-BEGIN
-    UPDATE @extschema@.pg_embed_vectorizers v SET paused = coalesce(pg_embed_vectorize_pause.paused, true) WHERE v.id = vid;
-    RETURN coalesce(pg_embed_vectorize_pause.paused, true);
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('pause', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2), 'paused', coalesce($3, true)))::boolean
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_pause(regclass, name, boolean) IS 'Pauses (paused => true) or resumes (false) a vectorizer; queued rows wait. Returns the new state. Owner only.';
 CREATE FUNCTION pg_embed_vectorize_resume(relation regclass, vector_column name DEFAULT NULL) RETURNS boolean
@@ -3096,16 +3121,9 @@ COMMENT ON FUNCTION pg_embed_vectorize_resume(regclass, name) IS 'Resumes a paus
 
 -- Queues the dead letters of a vectorizer again (after fixing what made them fail).
 CREATE FUNCTION pg_embed_vectorize_retry(relation regclass, vector_column name DEFAULT NULL) RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    vid int := @extschema@.pg_embed_vectorize_find(relation, vector_column);
-    n bigint;
-BEGIN
-    WITH gone AS (DELETE FROM @extschema@.pg_embed_vectorize_failed f WHERE f.vectorizer = vid RETURNING f.key)
-    INSERT INTO @extschema@.pg_embed_vectorize_queue (vectorizer, key) SELECT DISTINCT vid, g.key FROM gone g;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    RETURN n;
-END
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT @extschema@.pg_embed_vectorize_manage('retry', $1,
+               jsonb_build_object('vectorizer', @extschema@.pg_embed_vectorize_find($1, $2)))::bigint
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_retry(regclass, name) IS 'Queues the rows set aside in pg_embed_vectorize_failed again; returns how many. Owner only.';
 
@@ -3156,7 +3174,7 @@ $$;
 REVOKE ALL ON FUNCTION pg_embed_vectorize_dropped() FROM PUBLIC;
 COMMENT ON FUNCTION pg_embed_vectorize_dropped() IS 'Internal: forgets the vectorizers of dropped tables (event trigger pg_embed_vectorize_dropped).';
 CREATE EVENT TRIGGER pg_embed_vectorize_dropped ON sql_drop EXECUTE FUNCTION pg_embed_vectorize_dropped();
-COMMENT ON FUNCTION pg_embed_vectorize_caller_owns(oid) IS 'Internal: whether the role that called (also inside a SECURITY DEFINER function) owns the relation or is a member of its owner.';
+COMMENT ON FUNCTION pg_embed_vectorize_manage(text, oid, jsonb) IS 'Internal: the gate of the vectorizer management functions: checks that the current role owns the relation (not inside a security-restricted operation), then runs the operation as the extension''s owner.';
 COMMENT ON FUNCTION pg_embed_vectorize_batch(int) IS 'One batch of a vectorizer, as the background workers run it: embeds up to batch_size queued rows as the table''s owner and settles their queue entries; returns the entries taken (0: none due). Superusers only.';
 /* </end connected objects> */
 

@@ -14,7 +14,8 @@
 //! The embedding step of a batch runs as the table's owner, inside a security-restricted
 //! operation as VACUUM runs index functions (src/api/vectorize.rs): the owner's triggers and
 //! functions run with the owner's rights and cannot SET ROLE back to the worker's. SIGTERM
-//! ends a worker after its current batch; postmaster death ends it at once; an error ends it
+//! ends a worker at its next check for interrupts (its batch rolls back); postmaster death ends
+//! it at once; an error ends it
 //! (its transaction rolls back, the rows stay queued) and the launcher starts it again.
 
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ use crate::gucs;
 const RESTART_AFTER: Duration = Duration::from_secs(10);
 /// Batches of one vectorizer in a row before a worker looks at the others again.
 const ROUND: usize = 16;
+/// The launcher says at most this often that it found no free worker slot.
+const WARN_EVERY: Duration = Duration::from_secs(300);
 /// How often the launcher looks at the databases and its workers.
 const LAUNCHER_NAP: Duration = Duration::from_secs(1);
 
@@ -76,6 +79,7 @@ pub extern "C-unwind" fn pg_embed_vectorize_launcher(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     BackgroundWorker::connect_worker_to_spi(Some(&gucs::vectorize_database()), None);
     let mut slots: HashMap<(u32, usize), Slot> = HashMap::new();
+    let mut last_warning: Option<Instant> = None;
     loop {
         reload_if_asked();
         let want = gucs::vectorize_workers();
@@ -121,8 +125,9 @@ pub extern "C-unwind" fn pg_embed_vectorize_launcher(_arg: pg_sys::Datum) {
                         .set_notify_pid(unsafe { pg_sys::MyProcPid })
                         .load_dynamic()
                         .ok();
-                    if handle.is_none() {
+                    if handle.is_none() && last_warning.map_or(true, |t: Instant| t.elapsed() >= WARN_EVERY) {
                         pgrx::warning!("pg_embed: no background worker slot free for a vectorize worker; raise max_worker_processes");
+                        last_warning = Some(Instant::now());
                     }
                     slots.insert((db, i), Slot { handle, started: Instant::now() });
                 }
@@ -141,6 +146,12 @@ pub extern "C-unwind" fn pg_embed_vectorize_launcher(_arg: pg_sys::Datum) {
     }
 }
 
+unsafe extern "C-unwind" {
+    /// PostgreSQL's SIGTERM handler for backends (postgres.c): sets ProcDiePending.
+    #[link_name = "die"]
+    fn postgres_die(signal: std::ffi::c_int);
+}
+
 /// What pg_stat_activity shows for this worker: the batch statement while one runs, idle otherwise.
 fn report_activity(statement: Option<&str>) {
     let text = std::ffi::CString::new(statement.unwrap_or("")).unwrap_or_default();
@@ -154,7 +165,17 @@ fn report_activity(statement: Option<&str>) {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn pg_embed_vectorize_worker(arg: pg_sys::Datum) {
     let database = pg_sys::Oid::from(arg.value() as u32);
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // SIGTERM (pg_terminate_backend, a server shutdown) ends the worker at its next check for
+    // interrupts, also in the middle of a batch, with PostgreSQL's own die(): a table owner's
+    // code that waits or loops cannot keep it. (The batch's transaction rolls back.)
+    // SAFETY: installs a handler of PostgreSQL's before signals are unblocked below.
+    unsafe {
+        #[cfg(not(feature = "pg18"))]
+        let _ = pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(postgres_die));
+        #[cfg(feature = "pg18")]
+        let _ = pg_sys::pqsignal_be(pg_sys::SIGTERM as i32, Some(postgres_die));
+    }
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP);
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(database), None);
     let schema: Option<String> = BackgroundWorker::transaction(|| {
         Spi::get_one::<String>(
@@ -182,10 +203,7 @@ pub extern "C-unwind" fn pg_embed_vectorize_worker(arg: pg_sys::Datum) {
         for id in due {
             // at most ROUND batches of one vectorizer before the others' turn
             for _ in 0..ROUND {
-                // SAFETY: a global the SIGTERM handler sets.
-                if unsafe { pg_sys::ShutdownRequestPending } != 0 {
-                    return;
-                }
+                pg_sys::check_for_interrupts!();
                 report_activity(Some(&batch_sql));
                 let taken = BackgroundWorker::transaction(|| Spi::get_one_with_args::<i32>(&batch_sql, &[id.into()]))
                 .unwrap_or_else(|e| pgrx::error!("pg_embed vectorize worker: {e}"))

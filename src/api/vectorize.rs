@@ -1,7 +1,8 @@
 //! Vectorizers: register a table once and the background workers (src/workers.rs) keep its
 //! vectors current. The registration, the queue trigger, the status view and the steps of a
-//! batch are SQL (src/sql/vectorize.sql); here are the two things SQL cannot do: tell which role
-//! called a SECURITY DEFINER function, and run one step of a batch as the table's owner.
+//! batch are SQL (src/sql/vectorize.sql); here are the two role switches SQL cannot make safely:
+//! the management gate, which checks the current role and writes as the extension's owner, and
+//! the batch, which embeds as the table's owner.
 
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
@@ -13,24 +14,69 @@ use crate::runtime::tables;
 /// are retried later): a table whose rows stay locked cannot hold a worker.
 const BATCH_LOCK_TIMEOUT: &str = "10s";
 
-/// Whether the role that called owns the relation or is a member of its owner. Inside a
-/// SECURITY DEFINER function this is still the caller (the outer role), not the definer.
-/// False for a relation that does not exist.
-#[pg_extern(stable, strict, parallel_safe)]
-fn pg_embed_vectorize_caller_owns(relation: pg_sys::Oid) -> bool {
-    let owner = tables::with_fixed_path(|| {
-        Spi::get_one_with_args::<pg_sys::Oid>(
-            "SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
+/// The gate of the vectorizer management functions (pg_embed_vectorize, _unvectorize, _pause,
+/// _retry): checks that the current role owns `relation` (or is a member of its owner) and that
+/// this is not a security-restricted operation (a batch of the workers, VACUUM, ANALYZE or
+/// REFRESH MATERIALIZED VIEW running some owner's code: the current role there is that owner,
+/// whatever role started it), then runs `pg_embed_vectorize_manage_sql(op, relation, args)` as
+/// the extension's owner, which nobody else may run. No role writes pg_embed's tables any other
+/// way. The role checked is the current one, never an outer one: code of a role, run in a
+/// superuser's session, can do through this gate only what that role may.
+#[pg_extern(volatile, parallel_unsafe)]
+fn pg_embed_vectorize_manage(op: &str, relation: pg_sys::Oid, args: pgrx::JsonB) -> Option<pgrx::JsonB> {
+    // SAFETY: reads this backend's security context.
+    if unsafe { pg_sys::InSecurityRestrictedOperation() } {
+        report(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "cannot manage vectorizers within a security-restricted operation",
+            None,
+            Some("Call it from a session of the table's owner, not from a trigger or an index expression.".into()),
+        );
+    }
+    let (owner, extowner) = tables::with_fixed_path(|| {
+        Spi::get_two_with_args::<pg_sys::Oid, pg_sys::Oid>(
+            "SELECT (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1),
+                    (SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_embed')",
             &[relation.into()],
         )
     })
-    .ok()
-    .flatten();
-    match owner {
-        // SAFETY: reads the outer user id and role memberships; no preconditions.
-        Some(owner) => unsafe { pg_sys::has_privs_of_role(pg_sys::GetOuterUserId(), owner) },
-        None => false,
+    .unwrap_or_else(|e| report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: reading pg_class failed: {e}"), None, None));
+    // SAFETY: reads the current user id and role memberships.
+    let allowed = owner.is_some_and(|owner| unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), owner) });
+    if !allowed {
+        report(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "must be owner of the table to manage its vectorizers",
+            None,
+            Some("Only the table's owner (or a member of the owning role) manages its vectorizers.".into()),
+        );
     }
+    let Some(extowner) = extowner else { return None };
+    let schema = tables::schema();
+    as_definer(extowner, || {
+        tables::with_fixed_path(|| {
+            Spi::get_one_with_args::<pgrx::JsonB>(
+                &format!("SELECT {schema}.pg_embed_vectorize_manage_sql($1, $2, $3)"),
+                &[op.into(), relation.into(), args.into()],
+            )
+        })
+    })
+    .unwrap_or_else(|e| report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: {op} failed: {e}"), None, None))
+}
+
+/// Runs `f` as `role`, as a SECURITY DEFINER function runs its body.
+fn as_definer<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    let mut saved_user = pg_sys::InvalidOid;
+    let mut saved_context = 0;
+    // SAFETY: paired with the restore below; an error inside ends the (sub)transaction, whose
+    // abort restores the user and security context.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext(role, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let result = f();
+    unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
+    result
 }
 
 /// Runs `f` as `role` in a security-restricted operation (no SET ROLE, no temporary objects),
@@ -124,7 +170,7 @@ extension_sql_file!(
     "../sql/vectorize.sql",
     name = "vectorize_sql",
     requires = [
-        pg_embed_vectorize_caller_owns,
+        pg_embed_vectorize_manage,
         pg_embed_vectorize_batch,
         "batch_comments",
         "provenance_sql",

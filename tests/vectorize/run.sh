@@ -88,6 +88,11 @@ done
 check_wait "after 30 concurrent rounds of updates every vector is the embedding of its row's final text" app1 \
   "SELECT $no_pending AND ($(all_current docs))" 90
 
+# --- writes with triggers in replica mode (as a logical replication subscriber applies them) ---
+q app1 -c "SET session_replication_role = replica" -c "UPDATE docs SET body = 'written in replica mode' WHERE id = 5" >/dev/null
+check_wait "a write made with session_replication_role = replica is queued and embedded too (triggers enabled ALWAYS)" app1 \
+  "SELECT 1 - (embedding <=> embed_doc('written in replica mode')) >= 0.9999 FROM docs WHERE id = 5" 30
+
 # --- retries and dead letters ---------------------------------------------------------------
 qa app1 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "the failing table"
 CREATE TABLE flaky (id int PRIMARY KEY, body text, embedding vector(384));
@@ -160,6 +165,21 @@ if grep -q "terminated by signal 9" "$dir/data.log"; then ok "the server log sho
 # (the kill is deliberate: do not count it as a crash below)
 sed -i 's/terminated by signal 9/killed on purpose (9)/' "$dir/data.log"
 
+# --- a model change without a window of mixed models: a second column, then a switch ---------
+qa app1 -c "ALTER TABLE docs ADD COLUMN embedding_l3 vector(384), ADD COLUMN model_id_l3 text" \
+  -c "SELECT pg_embed_vectorize('docs', 'body', 'embedding_l3', model => 'paraphrase-MiniLM-L3-v2', model_id_column => 'model_id_l3')" >/dev/null
+check_wait "a second vector column with another model is filled by the workers, the first untouched" app1 \
+  "SET client_min_messages = warning; SELECT count(*) = count(embedding_l3)
+      AND bool_and(1 - (embedding_l3 <=> embed(body, 'paraphrase-MiniLM-L3-v2')) >= 0.9999)
+      AND bool_and(model_id_l3 = pg_embed_model_id('paraphrase-MiniLM-L3-v2'))
+      AND bool_and(model_id = pg_embed_model_id('all-MiniLM-L6-v2') OR id = 3)
+     FROM docs WHERE body IS NOT NULL" 90
+check "the status view shows each column's model id" '^2$' \
+  "$(one app1 "SELECT count(DISTINCT model_id) FROM pg_embed_vectorize_status WHERE relation = 'docs'::regclass")"
+got=$(qa app1 -At -c "SELECT pg_embed_unvectorize('docs', 'embedding_l3')" -c "ALTER TABLE docs DROP COLUMN embedding_l3, DROP COLUMN model_id_l3" \
+  -c "SELECT count(*) FROM pg_embed_vectorizers WHERE relation = 'docs'::regclass")
+check "and the other one is removed by naming its column" '^t.?1$' "$(printf '%s' "$got" | tr '\n' ' ' | tr -s ' ')"
+
 # --- pg_dump and restore: registrations, queue and triggers come back together --------------
 qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (900, 'queued when the dump was taken')" >/dev/null
 "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -d app1 -f "$dir/app1.sql" 2>"$dir/dump.err" || bad "pg_dump" "$(cat "$dir/dump.err")"
@@ -209,6 +229,12 @@ DECLARE r text := 'no';
 BEGIN
     BEGIN EXECUTE 'ALTER ROLE mallory SUPERUSER'; r := 'yes'; EXCEPTION WHEN OTHERS THEN r := SQLERRM; END;
     INSERT INTO trap_log VALUES (current_user, r);
+    -- inside the worker's batch the session is a superuser's: try to manage alice's table
+    BEGIN PERFORM pg_embed_vectorize_pause('docs'); r := 'paused docs'; EXCEPTION WHEN OTHERS THEN r := SQLERRM; END;
+    INSERT INTO trap_log VALUES ('pause', r);
+    BEGIN PERFORM pg_embed_vectorize_manage('pause', 'docs'::regclass, '{"vectorizer": 1, "paused": true}'); r := 'paused docs';
+    EXCEPTION WHEN OTHERS THEN r := SQLERRM; END;
+    INSERT INTO trap_log VALUES ('manage', r);
     RETURN NEW;
 END $$;
 CREATE TRIGGER trap BEFORE UPDATE ON trap FOR EACH ROW EXECUTE FUNCTION trap();
@@ -218,6 +244,27 @@ check_wait "a table a superuser registered is embedded as its owner" app1 "SELEC
 check "whose code runs as the owner and cannot take the superuser's rights" '^mallory\|(permission denied|must be superuser)' \
   "$(one app1 "SELECT who || '|' || became FROM public.trap_log LIMIT 1")"
 check "so mallory is still no superuser" '^f$' "$(one postgres "SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'")"
+check "nor manage alice's vectorizer from inside the worker's batch" \
+  '^manage\|cannot manage vectorizers within a security-restricted operation pause\|must be owner of table (public\.)?docs f$' \
+  "$(one app1 "SELECT string_agg(who || '|' || became, ' ' ORDER BY who) FROM public.trap_log WHERE who IN ('pause', 'manage')") $(one app1 "SELECT paused FROM pg_embed_vectorizers WHERE relation = 'docs'::regclass")"
+# an owner's trigger that sleeps and swallows cancellation: SIGTERM still ends the worker
+qm app1 -v ON_ERROR_STOP=1 >/dev/null <<'SQL' || bad "mallory's sleepy table"
+CREATE TABLE sleepy (id int PRIMARY KEY, body text, e vector(384));
+CREATE FUNCTION sleepy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN LOOP BEGIN PERFORM pg_sleep(3600); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$;
+CREATE TRIGGER sleepy BEFORE UPDATE ON sleepy FOR EACH ROW EXECUTE FUNCTION sleepy();
+SELECT pg_embed_vectorize('sleepy', 'body', 'e');
+INSERT INTO sleepy VALUES (1, 'zzz');
+SQL
+if wait_for postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1' AND wait_event = 'PgSleep'" 30; then
+  pid=$(one postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1' AND wait_event = 'PgSleep'")
+  one postgres "SELECT pg_cancel_backend($pid), pg_terminate_backend($pid)" >/dev/null
+  check_wait "a worker held by an owner's trigger that swallows cancellation ends on SIGTERM" postgres \
+    "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid" 10
+else
+  bad "a worker held by an owner's trigger that swallows cancellation ends on SIGTERM" "the worker never reached the trigger"
+fi
+qm app1 -c "SELECT pg_embed_unvectorize('sleepy')" >/dev/null
 check "the status view shows mallory no table it may not read" '^0$' \
   "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_status WHERE relation IN ('docs'::regclass, 'flaky'::regclass)")"
 qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (950, 'waiting while paused')" >/dev/null
