@@ -377,7 +377,6 @@ CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, ve
                                          model_id_column name, key_column name) RETURNS name
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    c pg_class;
     key name := key_column;
 BEGIN
     IF relation IS NULL THEN
@@ -387,11 +386,9 @@ BEGIN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
     END IF;
-    SELECT * INTO c FROM pg_class x WHERE x.oid = relation;
-    IF c.relkind <> 'r' OR c.relpersistence = 't' OR c.relhassubclass OR c.relispartition
-       OR EXISTS (SELECT FROM pg_inherits i WHERE i.inhrelid = relation) THEN
+    IF NOT @extschema@.pg_embed_bm25_plain(relation) THEN
         RAISE EXCEPTION '% is not a plain permanent table', relation USING ERRCODE = '0A000',
-            DETAIL = 'Vectorizers keep plain tables outside inheritance and partitioning; temporary tables are invisible to the workers.',
+            DETAIL = 'Vectorizers keep plain tables outside inheritance, partitioning and extensions; temporary tables are invisible to the workers.',
             HINT = 'Use embed_doc() in a trigger or pg_embed_backfill() for this table.';
     END IF;
     PERFORM @extschema@.pg_embed_check_column(relation, text_column, '{text,varchar}'::regtype[], 'text'::text);

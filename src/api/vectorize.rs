@@ -64,35 +64,28 @@ fn pg_embed_vectorize_manage(op: &str, relation: pg_sys::Oid, args: pgrx::JsonB)
     .unwrap_or_else(|e| report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: {op} failed: {e}"), None, None))
 }
 
+/// Runs `f` as `role` in a security-restricted operation (no SET ROLE, no temporary objects),
+/// with settings changed inside it undone afterwards, as PostgreSQL's VACUUM and REFRESH
+/// MATERIALIZED VIEW run a table owner's code.
+fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    switch_user(role, pg_sys::SECURITY_RESTRICTED_OPERATION as i32, f)
+}
+
 /// Runs `f` as `role`, as a SECURITY DEFINER function runs its body.
 fn as_definer<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    switch_user(role, 0, f)
+}
+
+/// Runs `f` as `role` with these security-context flags added, and settings changed inside it
+/// undone afterwards.
+fn switch_user<R>(role: pg_sys::Oid, flags: i32, f: impl FnOnce() -> R) -> R {
     let mut saved_user = pg_sys::InvalidOid;
     let mut saved_context = 0;
     // SAFETY: paired with the restore below; an error inside ends the (sub)transaction, whose
     // abort restores the user and security context.
     unsafe {
         pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(role, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
-    }
-    let result = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(saved_user, saved_context) };
-    result
-}
-
-/// Runs `f` as `role` in a security-restricted operation (no SET ROLE, no temporary objects),
-/// with settings changed inside it undone afterwards, as PostgreSQL's VACUUM and REFRESH
-/// MATERIALIZED VIEW run a table owner's code.
-pub(crate) fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
-    let mut saved_user = pg_sys::InvalidOid;
-    let mut saved_context = 0;
-    // SAFETY: paired with the restore below; an error inside ends the transaction, whose
-    // abort restores the user and security context.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-        pg_sys::SetUserIdAndSecContext(
-            role,
-            saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | pg_sys::SECURITY_RESTRICTED_OPERATION as i32,
-        );
+        pg_sys::SetUserIdAndSecContext(role, saved_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32 | flags);
     }
     // SAFETY: plain calls into the GUC machinery, paired.
     let nest = unsafe { pg_sys::NewGUCNestLevel() };
