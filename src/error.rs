@@ -99,6 +99,11 @@ pub fn raise(e: EngineError) -> ! {
             Some("embed_ensemble(text, models, weights) takes distinct model names, the first being the reference, and one finite weight >= 0 per model (not all 0), or NULL for equal weights.".into()),
             Some("Pass as many weights as models, e.g. embed_ensemble(body, ARRAY['all-MiniLM-L6-v2', 'paraphrase-MiniLM-L3-v2'], ARRAY[0.6, 0.4]).".into()),
         ),
+        EngineError::ChunkArgument(_) => (
+            ERRCODE_INVALID_PARAMETER_VALUE,
+            Some("A chunk holds at most max_tokens of the model's tokens, its special tokens included; consecutive chunks share overlap tokens.".into()),
+            Some("Leave max_tokens NULL for the model's own limit, and keep overlap at most half of it, e.g. pg_embed_chunks(body, 256, 32).".into()),
+        ),
         EngineError::SampleTooSmall { .. } => (
             ERRCODE_INVALID_PARAMETER_VALUE,
             Some("The sample is the non-NULL texts of the first column of the sample query, up to sample_size rows.".into()),

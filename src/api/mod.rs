@@ -4,6 +4,7 @@ mod backfill;
 mod batch;
 mod bm25;
 mod cache;
+mod chunks;
 mod citus;
 mod embed;
 mod hybrid;

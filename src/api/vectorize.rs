@@ -33,23 +33,34 @@ fn pg_embed_vectorize_manage(op: &str, relation: pg_sys::Oid, args: pgrx::JsonB)
             Some("Call it from a session of the table's owner, not from a trigger or an index expression.".into()),
         );
     }
-    let (owner, extowner) = tables::with_fixed_path(|| {
-        Spi::get_two_with_args::<pg_sys::Oid, pg_sys::Oid>(
-            "SELECT (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1),
-                    (SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_embed')",
-            &[relation.into()],
-        )
-    })
-    .unwrap_or_else(|e| report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: reading pg_class failed: {e}"), None, None));
-    // SAFETY: reads the current user id and role memberships.
-    let allowed = owner.is_some_and(|owner| unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), owner) });
-    if !allowed {
-        report(
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            "must be owner of the table to manage its vectorizers",
-            None,
-            Some("Only the table's owner (or a member of the owning role) manages its vectorizers.".into()),
-        );
+    // A registration with a chunk table writes that table too: the role must own both.
+    let chunk_table = match args.0.get("chunk_table") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(v.as_u64().and_then(|o| u32::try_from(o).ok()).unwrap_or_else(|| {
+            report(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "chunk_table must be a table's oid", None, None)
+        })),
+    };
+    let mut extowner = None;
+    for rel in std::iter::once(relation).chain(chunk_table.map(pg_sys::Oid::from)) {
+        let (owner, ext) = tables::with_fixed_path(|| {
+            Spi::get_two_with_args::<pg_sys::Oid, pg_sys::Oid>(
+                "SELECT (SELECT relowner FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1),
+                        (SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_embed')",
+                &[rel.into()],
+            )
+        })
+        .unwrap_or_else(|e| report(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("pg_embed: reading pg_class failed: {e}"), None, None));
+        // SAFETY: reads the current user id and role memberships.
+        let allowed = owner.is_some_and(|owner| unsafe { pg_sys::has_privs_of_role(pg_sys::GetUserId(), owner) });
+        if !allowed {
+            report(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                "must be owner of the table to manage its vectorizers",
+                None,
+                Some("Only the table's owner (or a member of the owning role) manages its vectorizers; a chunk table must be the role's too.".into()),
+            );
+        }
+        extowner = ext;
     }
     let Some(extowner) = extowner else { return None };
     let schema = tables::schema();

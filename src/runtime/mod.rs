@@ -427,6 +427,24 @@ fn notice_truncated(spec: &ModelSpec, count: usize) {
     );
 }
 
+/// Runs `f` with the tokenizer of model `name`, loading the model as embedding with it under
+/// the session's settings would (so chunking for a model and then embedding loads it once).
+pub fn with_tokenizer<R>(
+    name: &str,
+    f: impl FnOnce(&pg_embed_engine::tokenize::TextTokenizer, &ModelSpec) -> Result<R, EngineError>,
+) -> Result<R, EngineError> {
+    let spec = resolve(name)?;
+    let opts = load_options(&Settings::current(&spec));
+    cache::enforce_budget();
+    let out = CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        ready(&mut cache, &spec.name, &spec, &opts)?;
+        f(cache.get_mut(&spec.name).expect("loaded above").tokenizer(), &spec)
+    });
+    flush_notices();
+    out
+}
+
 /// What this backend holds of a model: `(precision, bytes)`.
 pub fn loaded(name: &str) -> Option<(Precision, u64)> {
     CACHE.with(|c| {

@@ -2,7 +2,7 @@
 # Upgrade and schema checks, on a throwaway cluster owned by the unprivileged user postgres:
 #  1. the install script the build generates equals the newest sql/pg_embed--<version>.sql
 #     (a changed function needs its upgrade step written, and that file updated);
-#  2. a database at each released version (0.1.0, 0.2.0, 0.3.0, 0.4.0: the frozen sql/ scripts), used the way a
+#  2. a database at each released version (0.1.0 to 0.5.0: the frozen sql/ scripts), used the way a
 #     user would (tests/upgrade/use.sql), is updated with ALTER EXTENSION pg_embed UPDATE: the user's rows,
 #     vectors, triggers and indexes are unchanged (tests/upgrade/user_objects.sql), and the
 #     extension's objects equal a fresh install's (tests/upgrade/catalog.sql), compared as text;
@@ -45,13 +45,13 @@ start_cluster "$dir/data" "$port" || exit 1
 cp "$here"/*.sql "$dir"/ && chown postgres: "$dir"/*.sql
 
 # 2. Each released version, used, then updated: 0.1.0 (the frozen sql/pg_embed--0.1.0.sql) in
-#    database "old", 0.2.0 in "mid", 0.3.0 in "recent", 0.4.0 in "last". The generated column and the expression
+#    database "old", 0.2.0 in "mid", 0.3.0 in "recent", 0.4.0 in "last", 0.5.0 in "latest". The generated column and the expression
 #    index use the version's IMMUTABLE embedding function.
-q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE mid" -c "CREATE DATABASE recent" -c "CREATE DATABASE last" -c "CREATE DATABASE fresh" >/dev/null
+q postgres -c "CREATE DATABASE old" -c "CREATE DATABASE mid" -c "CREATE DATABASE recent" -c "CREATE DATABASE last" -c "CREATE DATABASE latest" -c "CREATE DATABASE fresh" >/dev/null
 q fresh -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" >/dev/null
 fresh_listing=$(q fresh -f "$dir/catalog.sql")
-upgrade_from() {  # database, version, the IMMUTABLE call, the warning the update must give (or "")
-  local db=$1 from=$2 imm=$3 warning=$4 out before update after listing d
+upgrade_from() {  # database, version, the IMMUTABLE call, the warning the update must give (or ""), SQL to run before the update
+  local db=$1 from=$2 imm=$3 warning=$4 extra=${5:-} out before update after listing d
   q "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed VERSION '$from'" >/dev/null \
     || bad "CREATE EXTENSION pg_embed VERSION '$from'"
   out=$(q "$db" -v imm="$imm" -f "$dir/use.sql")
@@ -59,6 +59,9 @@ upgrade_from() {  # database, version, the IMMUTABLE call, the warning the updat
     bad "using $from" "$out"
   else
     ok "$from in use: triggers, provenance, a user model, a projection, pins, cache rows, backfills, an expression index and a generated column"
+  fi
+  if [ -n "$extra" ]; then
+    out=$(q "$db" -v ON_ERROR_STOP=1 -c "$extra" 2>&1) || bad "using $from: $extra" "$out"
   fi
   before=$(q "$db" -f "$dir/user_objects.sql")
   update=$(q "$db" -c "ALTER EXTENSION pg_embed UPDATE")
@@ -91,6 +94,11 @@ upgrade_from old 0.1.0 "embed(body, 'all-MiniLM-L6-v2')" \
 upgrade_from mid 0.2.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
 upgrade_from recent 0.3.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
 upgrade_from last 0.4.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" ""
+# 0.5.0 with a registered table and a queued row: the update adds the chunking columns under them.
+upgrade_from latest 0.5.0 "embed_fixed(body, 'all-MiniLM-L6-v2', 'fp32')" "" \
+  "CREATE TABLE vz5 (id int PRIMARY KEY, body text, embedding vector(384));
+   INSERT INTO vz5 VALUES (1, 'how do I copy a list'), (2, 'reading a file');
+   SELECT pg_embed_vectorize('vz5', 'body', 'embedding')"
 
 # 3. What the updates bring works on the database updated from 0.1.0.
 check_sql() {  # name, expected pattern, SQL
@@ -128,5 +136,16 @@ check_sql_in last "pg_embed_vectorize works on a database updated from 0.4.0" '^
    SELECT pg_embed_vectorize('vz', 'body', 'embedding') IS NOT NULL;
    SELECT pg_embed_vectorize_batch(v.id) FROM pg_embed_vectorizers v WHERE v.relation = 'vz'::regclass;
    SELECT bool_and(1 - (embedding <=> embed_doc(body)) > 0.9999) AND count(*) = 2 FROM vz"
+# On a database updated from 0.5.0: the registration made before the update embeds its queued
+# rows, and a table registered with a chunk table gets one vector per chunk.
+check_sql_in latest "a vectorizer registered in 0.5.0 embeds its queue after the update" '^t$' \
+  "SELECT pg_embed_vectorize_batch(v.id) FROM pg_embed_vectorizers v WHERE v.relation = 'vz5'::regclass;
+   SELECT bool_and(1 - (embedding <=> embed_doc(body)) > 0.9999) AND count(*) = 2 FROM vz5"
+check_sql_in latest "chunking works on a database updated from 0.5.0" '^t$' \
+  "CREATE TABLE vzc (id int PRIMARY KEY, body text);
+   INSERT INTO vzc VALUES (1, repeat('Vacuum reclaims the space of dead rows. ', 30)), (2, 'reading a file');
+   SELECT pg_embed_vectorize('vzc', 'body', 'embedding', chunk_table => 'vzc_chunks', chunk_tokens => 64) IS NOT NULL;
+   SELECT pg_embed_vectorize_batch(v.id) FROM pg_embed_vectorizers v WHERE v.relation = 'vzc'::regclass;
+   SELECT count(*) = (SELECT count(*) FROM vzc, pg_embed_chunks(body, 64)) AND count(DISTINCT id) = 2 FROM vzc_chunks"
 check_logs "$dir"
 finish

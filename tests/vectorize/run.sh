@@ -4,7 +4,7 @@
 # registration, queueing without embedding in the writer's transaction, the workers acting as
 # the registering role (and unable to leave it), never-stale vectors under concurrent updates,
 # retries and dead letters, pause and resume, two databases, a configuration reload, SIGTERM,
-# kill -9 mid-batch, hostile roles, unregistering and dropping. Prints "N passed, M failed".
+# kill -9 mid-batch, chunk tables, hostile roles, unregistering and dropping. Prints "N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib/cluster.sh"
@@ -180,17 +180,43 @@ got=$(qa app1 -At -c "SELECT pg_embed_unvectorize('docs', 'embedding_l3')" -c "A
   -c "SELECT count(*) FROM pg_embed_vectorizers WHERE relation = 'docs'::regclass")
 check "and the other one is removed by naming its column" '^t.?1$' "$(printf '%s' "$got" | tr '\n' ' ' | tr -s ' ')"
 
+# --- chunking: one vector per chunk in a chunk table -------------------------------------------
+# Every row's chunks are pg_embed_chunks' of its current text, each vector its chunk's embedding.
+chunks_current="SELECT $no_pending
+   AND (SELECT count(*) FROM longdocs_chunks) = (SELECT count(*) FROM longdocs, pg_embed_chunks(body, 64, 8))
+   AND (SELECT bool_and(1 - (c.embedding <=> embed_doc(substr(d.body, c.start_pos, c.length))) >= 0.9999)
+          FROM longdocs_chunks c JOIN longdocs d USING (id))
+   AND NOT EXISTS (SELECT FROM longdocs d, pg_embed_chunks(d.body, 64, 8) p
+                    WHERE NOT EXISTS (SELECT FROM longdocs_chunks c WHERE c.id = d.id AND c.chunk = p.chunk
+                                        AND c.start_pos = p.start_pos AND c.length = p.length))"
+qa app1 -c "CREATE TABLE longdocs (id int PRIMARY KEY, body text)" \
+  -c "INSERT INTO longdocs SELECT g, repeat(format('Section %s: how vacuum reclaims dead rows and why. ', g), 20 + g) FROM generate_series(1, 12) g" \
+  -c "SELECT pg_embed_vectorize('longdocs', 'body', 'embedding', chunk_table => 'longdocs_chunks', chunk_tokens => 64, chunk_overlap => 8)" >/dev/null
+check_wait "a table registered with a chunk table gets one vector per chunk of each row" app1 "$chunks_current" 60
+for round in $(seq 1 8); do
+  qa app1 -c "UPDATE longdocs SET body = repeat('round $round: merging dictionaries in python. ', 10 + id % 7 + $round) WHERE id % 3 = 0" >/dev/null &
+  qa app1 -c "UPDATE longdocs SET body = repeat('round $round: reading csv files line by line. ', 5 + id) WHERE id % 3 = 1" >/dev/null
+  wait
+done
+check_wait "after 16 concurrent updates every row's chunks are its final text's, each vector its chunk's embedding" app1 "$chunks_current" 90
+check "a deleted row takes its chunks along" '^0$' "$(qa app1 -At -c "DELETE FROM longdocs WHERE id = 1" -c "SELECT count(*) FROM longdocs_chunks WHERE id = 1")"
+check "pg_embed_vectorize_search returns documents by their best chunk" '^t$' \
+  "$(qa app1 -At -c "SELECT bool_and(key::int % 3 = 1) AND count(*) = 3 AND count(DISTINCT key) = 3 FROM pg_embed_vectorize_search('longdocs', 'reading csv files', 3)")"
+
 # --- pg_dump and restore: registrations, queue and triggers come back together --------------
 qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (900, 'queued when the dump was taken')" >/dev/null
 "$PG_BIN/pg_dump" -h 127.0.0.1 -p "$port" -U postgres -d app1 -f "$dir/app1.sql" 2>"$dir/dump.err" || bad "pg_dump" "$(cat "$dir/dump.err")"
 q postgres -c "CREATE DATABASE restored OWNER alice" >/dev/null
 got=$(q restored -v ON_ERROR_STOP=1 -f "$dir/app1.sql" 2>&1 | grep -E "ERROR|FATAL")
 if [ -z "$got" ]; then ok "the dump restores without errors"; else bad "the dump restores without errors" "$got"; fi
-check "the registrations, the queued row and the triggers are restored" '^2\|1\|4$' \
+check "the registrations, the queued row and the triggers are restored" '^3\|1\|6$' \
   "$(one restored "SELECT (SELECT count(*) FROM pg_embed_vectorizers), (SELECT count(*) FROM pg_embed_vectorize_queue), (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pg_embed_vectorize_%')")"
 qa restored -c "SELECT pg_embed_vectorize_resume('docs')" -c "INSERT INTO docs (id, body) VALUES (901, 'written after the restore')" >/dev/null
 check_wait "in the restored database the worker embeds the queued row and new writes" restored \
   "SELECT count(embedding) = 2 AND bool_and(1 - (embedding <=> embed_doc(body)) >= 0.9999) FROM docs WHERE id IN (900, 901)" 40
+qa restored -c "UPDATE longdocs SET body = 'changed after the restore' WHERE id = 2" >/dev/null
+check_wait "and keeps the restored chunk table" restored \
+  "SELECT count(*) = 1 AND bool_and(1 - (embedding <=> embed_doc('changed after the restore')) >= 0.9999) FROM longdocs_chunks WHERE id = 2" 40
 qa app1 -c "SELECT pg_embed_vectorize_resume('docs')" >/dev/null
 q postgres -c "DROP DATABASE restored WITH (FORCE)" >/dev/null
 
@@ -264,7 +290,14 @@ if wait_for postgres "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_ty
 else
   bad "a worker held by an owner's trigger that swallows cancellation ends on SIGTERM" "the worker never reached the trigger"
 fi
-qm app1 -c "SELECT pg_embed_unvectorize('sleepy')" >/dev/null
+# The launcher starts a worker again, which takes the row again and sleeps in the trigger again:
+# mallory replaces the trigger's function first, the sleeping worker is ended once more, then
+# unregistering (which waits for the table's lock) goes through.
+qm app1 -c 'CREATE OR REPLACE FUNCTION sleepy() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$' >/dev/null
+one postgres "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+               WHERE backend_type = 'pg_embed vectorize worker' AND datname = 'app1' AND wait_event = 'PgSleep'" >/dev/null
+check "mallory unregisters her table once its trigger no longer sleeps" '^t$' \
+  "$(qm app1 -At -c "SET lock_timeout = '60s'" -c "SELECT pg_embed_unvectorize('sleepy')")"
 check "the status view shows mallory no table it may not read" '^0$' \
   "$(qm app1 -At -c "SELECT count(*) FROM pg_embed_vectorize_status WHERE relation IN ('docs'::regclass, 'flaky'::regclass)")"
 qa app1 -c "SELECT pg_embed_vectorize_pause('docs')" -c "INSERT INTO docs (id, body) VALUES (950, 'waiting while paused')" >/dev/null

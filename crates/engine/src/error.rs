@@ -92,6 +92,9 @@ pub enum EngineError {
     #[error("{0}")]
     EnsembleArgument(String),
 
+    #[error("{0}")]
+    ChunkArgument(String),
+
     /// Too few sample texts to learn a projection from.
     #[error("the sample has {rows} texts; learning a projection needs at least {min}")]
     SampleTooSmall { rows: usize, min: usize },

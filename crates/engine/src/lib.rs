@@ -1,7 +1,7 @@
 //! The PostgreSQL-free half of pg_embed.
 //!
 //! A text becomes a vector in stages, one module each:
-//! [`tokenize`] (in [`pieces`]) -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
+//! [`tokenize`] (in [`pieces`]; [`chunk`] cuts long texts into chunks that fit) -> [`tensors`] -> [`session`] (ONNX Runtime) -> [`pool`] -> [`normalize`].
 //! [`model`] ties the stages together for one model; [`catalog`] says, as data, which models
 //! exist and how each is run; [`ortlib`] loads the ONNX Runtime library once per process;
 //! [`ensemble`] maps several models' vectors into one space and combines them.
@@ -12,6 +12,7 @@ pub mod batch;
 pub mod bm25;
 pub mod cache;
 pub mod catalog;
+pub mod chunk;
 pub mod definition;
 pub mod detect;
 pub mod download;

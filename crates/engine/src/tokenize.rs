@@ -149,9 +149,58 @@ impl TextTokenizer {
     }
 
     fn pieces<'a>(&'a self, text: &'a str, piece_bytes: usize) -> Pieces<'a> {
-        Pieces { tokenizer: self, text, start: 0, piece_bytes: piece_bytes.max(1), joins: false, last: None }
+        Pieces { tokenizer: self, text, start: 0, piece_bytes: piece_bytes.max(1), joins: false, last: None, offsets: false, joined_end: None }
+    }
+
+    /// How many tokens the model sees for `text` on its own, special tokens included, however
+    /// long it is (tokenized in one call: for texts already known to be short, like chunks).
+    pub fn count(&self, text: &str) -> Result<usize> {
+        let enc = self.whole.encode_fast(text, false).map_err(|e| EngineError::Tokenize(e.to_string()))?;
+        Ok(enc.len() + self.specials.len())
+    }
+
+    /// How many special tokens the model puts around a text.
+    pub fn special_count(&self) -> usize {
+        self.specials.len()
+    }
+
+    /// Where each of the text's tokens (special tokens left out) lies in it, as byte ranges,
+    /// produced piece by piece as the text is tokenized ([`Spans`]).
+    pub fn spans<'a>(&'a self, text: &'a str, piece_bytes: usize) -> Spans<'a> {
+        Spans { pieces: Pieces { offsets: true, ..self.pieces(text, piece_bytes) }, held: None }
     }
 }
+
+/// The byte ranges of a text's tokens, a piece at a time (see [`TextTokenizer::spans`]).
+pub struct Spans<'a> {
+    pieces: Pieces<'a>,
+    /// The previous piece's last range, held back because a long word cut at the piece's end
+    /// continues in the next piece (its one unknown token then covers both parts).
+    held: Option<(usize, usize)>,
+}
+
+impl Spans<'_> {
+    /// The ranges of the next piece's tokens (possibly none), or `None` at the end of the text.
+    pub fn next(&mut self, interrupt: &mut dyn FnMut()) -> Result<Option<Vec<(usize, usize)>>> {
+        let start = self.pieces.start;
+        let joins = self.pieces.joins;
+        let Some(enc) = self.pieces.next(interrupt)? else {
+            return Ok(self.held.take().map(|h| vec![h]));
+        };
+        let mut out: Vec<(usize, usize)> = reserve::with_capacity(enc.len() + 1, "token offsets")?;
+        let mut ranges = enc.get_offsets().iter().map(|&(a, b)| (start + a, start + b));
+        if let Some(held) = self.held.take() {
+            // A long word cut in two is one unknown token, from the first piece's start of the
+            // word to the end of the copy dropped from the second piece.
+            let end = if joins { self.pieces.joined_end.take().unwrap_or(held.1) } else { held.1 };
+            out.push((held.0, end.max(held.1)));
+        }
+        out.extend(&mut ranges);
+        self.held = out.pop();
+        Ok(Some(out))
+    }
+}
+
 
 /// A text being tokenized one piece at a time (without special tokens).
 struct Pieces<'a> {
@@ -163,6 +212,11 @@ struct Pieces<'a> {
     joins: bool,
     /// The previous piece's last token.
     last: Option<u32>,
+    /// Whether the tokens' byte offsets are wanted (slower: the tokenizer tracks alignments).
+    offsets: bool,
+    /// With offsets: where the unknown token dropped at the start of the last piece ended (the
+    /// end of the long word cut in two, as the tokenizer delimits words).
+    joined_end: Option<usize>,
 }
 
 impl Pieces<'_> {
@@ -174,11 +228,13 @@ impl Pieces<'_> {
         }
         let t = self.tokenizer;
         let piece = t.cuts.next_piece(self.text, self.start, self.piece_bytes);
-        let mut enc = t
-            .whole
-            .encode_fast(&self.text[self.start..piece.end], false)
+        let piece_text = &self.text[self.start..piece.end];
+        let mut enc = if self.offsets { t.whole.encode(piece_text, false) } else { t.whole.encode_fast(piece_text, false) }
             .map_err(|e| EngineError::Tokenize(e.to_string()))?;
         if self.joins {
+            if self.offsets {
+                self.joined_end = enc.get_offsets().first().map(|o| self.start + o.1);
+            }
             drop_joined_unknown(&mut enc, self.last, t.unk)?;
         }
         self.start = piece.end;
