@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test against the real PostgreSQL, pgvector, ONNX Runtime and model that
-# scripts/setup.sh installed. Stages: engine (plain cargo test), pg (#[pg_test] through
+# scripts/setup.sh installed. Stages: engine (plain cargo test, tokenizer parity), pg (#[pg_test] through
 # cargo pgrx test), regress (SQL golden files through pg_regress, isolation, replica, upgrade,
 # dump, vectorizers, package), pg18 (the same golden, isolation, upgrade and package tests on PostgreSQL 18,
 # scripts/pg18.sh), citus (a coordinator and two workers, tests/citus/run.sh, with Citus built
@@ -24,7 +24,9 @@ for stage in $stages; do
     engine)
       step "engine tests (cargo test)"
       set +e; (cd crates/engine && cargo test --release -- --nocapture 2>&1 | grep -vE '^\s+(Compiling|Running|Downloaded)'); rc=${PIPESTATUS[0]}; set -e
-      record "$rc"
+      step "tokenizer parity with transformers' slow tokenizers (tests/tokenizers/run.sh)"
+      set +e; tests/tokenizers/run.sh; rc2=$?; set -e
+      record "$(( rc != 0 ? rc : rc2 ))"
       ;;
     pg)
       step "#[pg_test] (cargo pgrx test)"
