@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the model files that registry packages ship into the ONNX variants pg_embed loads.
 
-For a BERT or MPNet encoder shipped as safetensors (all-MiniLM-L6-v2, all-mpnet-base-v2), this
+For a BERT, RoBERTa or MPNet encoder shipped as safetensors (all-MiniLM-L6-v2, all-mpnet-base-v2), this
 script writes the exact fp32 graph itself from the weights with numpy and onnx (no torch
 needed), then a per-channel dynamic int8 copy of it. Per-tensor int8 is not offered: it loses
 too much (cosine to fp32 drops to about 0.89 for MiniLM).
@@ -15,7 +15,13 @@ paraphrase-MiniLM-L3-v2 returns them as "onnx::Shape_422", next to an in-graph p
 it writes a copy whose only output is that tensor, named last_hidden_state, so every model is
 pooled the same way by pg_embed.
 
+A hub folder of a BERT, RoBERTa (CodeBERT, UniXcoder, CodeBERTa) or MPNet checkpoint, with
+model.safetensors or pytorch_model.bin (read without torch) and a tokenizer.json or the slow
+tokenizer's files (scripts/make_tokenizer.py builds tokenizer.json from them), becomes a model
+folder the same way ("hub").
+
 Usage: prepare_models.py safetensors SAFETENSORS_DIR OUT_DIR NAME
+       prepare_models.py hub HUB_FOLDER OUT_DIR NAME
        prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR NAME
        prepare_models.py int8 MODEL_FOLDER NAME
 The first two write OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copy the tokenizer
@@ -53,6 +59,81 @@ def read_safetensors(path):
     return tensors
 
 
+STORAGES = {"FloatStorage": np.float32, "HalfStorage": np.float16, "BFloat16Storage": "bfloat16",
+            "DoubleStorage": np.float64, "LongStorage": np.int64, "IntStorage": np.int32,
+            "ShortStorage": np.int16, "ByteStorage": np.uint8, "CharStorage": np.int8, "BoolStorage": np.bool_}
+
+
+def read_torch_checkpoint(path):
+    """Reads the tensors of a pytorch_model.bin (torch.save's format: a zip holding a pickle
+    and one file per storage) into numpy arrays, without torch. The pickle may name only the
+    few functions and classes a checkpoint of tensors needs (anything else is refused, so a
+    hostile file cannot run code while it is read)."""
+    import collections
+    import pickle
+    import zipfile
+
+    archive = zipfile.ZipFile(path)
+    pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+    if len(pickles) != 1:
+        sys.exit(f"{path} is not a PyTorch checkpoint (zip with one data.pkl)")
+    root = pickles[0][: -len("data.pkl")]
+
+    def storage_array(dtype, key):
+        raw = archive.read(f"{root}data/{key}")
+        if dtype == "bfloat16":
+            return (np.frombuffer(raw, np.uint16).astype(np.uint32) << 16).view(np.float32)
+        return np.frombuffer(raw, dtype)
+
+    def rebuild_tensor(storage, offset, size, stride, *_):
+        item = storage.itemsize
+        view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size), strides=[st * item for st in stride])
+        return np.array(view)
+
+    class StorageType:
+        def __init__(self, name):
+            self.dtype = STORAGES[name]
+
+    class Checkpoint(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                return rebuild_tensor
+            if (module, name) == ("torch._utils", "_rebuild_parameter"):
+                return lambda data, *_: data
+            if module == "torch" and name in STORAGES:
+                return StorageType(name)
+            if (module, name) == ("collections", "OrderedDict"):
+                return collections.OrderedDict
+            raise pickle.UnpicklingError(f"{path}: {module}.{name} is not allowed in a checkpoint of tensors")
+
+        def persistent_load(self, pid):
+            kind, storage_type, key = pid[0], pid[1], pid[2]
+            if kind != "storage" or not isinstance(storage_type, StorageType):
+                raise pickle.UnpicklingError(f"{path}: unexpected persistent id {pid!r}")
+            return storage_array(storage_type.dtype, key)
+
+    with archive.open(pickles[0]) as f:
+        state = Checkpoint(f).load()
+    return {k: (v.astype(np.float32) if v.dtype in (np.float16, np.float64) else v) for k, v in state.items()}
+
+
+def read_weights(folder):
+    """A hub folder's weights: model.safetensors, else pytorch_model.bin; names without the
+    prefix a task model puts before the encoder's (roberta., bert., model.)."""
+    st, pt = os.path.join(folder, "model.safetensors"), os.path.join(folder, "pytorch_model.bin")
+    if os.path.exists(st):
+        t = read_safetensors(st)
+    elif os.path.exists(pt):
+        t = read_torch_checkpoint(pt)
+    else:
+        sys.exit(f"{folder} has neither model.safetensors nor pytorch_model.bin")
+    if "embeddings.word_embeddings.weight" not in t:
+        for prefix in ("roberta.", "bert.", "model.", "mpnet."):
+            if prefix + "embeddings.word_embeddings.weight" in t:
+                return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
+    return t
+
+
 class Graph:
     """A small builder over onnx.helper that names nodes and initializers uniquely."""
 
@@ -85,6 +166,9 @@ LAYER_WEIGHTS = {
     "bert": {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
              "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
              "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
+    "roberta": {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+                "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+                "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
     "mpnet": {"query": "attention.attn.q", "key": "attention.attn.k", "value": "attention.attn.v",
               "ao": "attention.attn.o", "aln": "attention.LayerNorm",
               "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
@@ -100,6 +184,26 @@ def bert_embeddings(g, t, eps):
     pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]), positions])
     typ = g.op("Gather", [g.const("token_type_embeddings", t["embeddings.token_type_embeddings.weight"]),
                           "token_type_ids"])
+    x = g.op("Add", [g.op("Add", [words, pos]), typ])
+    return g.layer_norm(x, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings.LayerNorm", eps)
+
+
+def positions_from_mask(g, pad):
+    """Positions as RoBERTa and MPNet number them: pad + 1, pad + 2, ... over the attended
+    tokens (the models derive them from the input ids; taken from the attention mask here, so
+    the value a batch pads with does not matter)."""
+    mask = "attention_mask"
+    return g.op("Add", [g.op("Mul", [g.op("CumSum", [mask, g.const("one_i", np.array(1, np.int64))]), mask]),
+                        g.const("pad_i", np.array(pad, np.int64))])
+
+
+def roberta_embeddings(g, t, cfg, eps):
+    """RobertaModel's embeddings: word + position (from padding_idx + 1) + the token type 0
+    row (a RoBERTa model is run with token type 0 everywhere), then LayerNorm."""
+    words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), "input_ids"])
+    pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]),
+                          positions_from_mask(g, cfg["pad_token_id"])])
+    typ = g.const("token_type_0", t["embeddings.token_type_embeddings.weight"][0])
     x = g.op("Add", [g.op("Add", [words, pos]), typ])
     return g.layer_norm(x, t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"], "embeddings.LayerNorm", eps)
 
@@ -122,10 +226,7 @@ def mpnet_embeddings(g, t, cfg, eps):
     attended tokens from padding_idx + 1 (as MPNet derives them from the input ids; taken from
     the attention mask here, so the value a batch pads with does not matter). Returns the
     embeddings and the bias [1, H, L, L] every layer adds to its attention scores."""
-    pad = cfg["pad_token_id"]
-    mask = "attention_mask"
-    positions = g.op("Add", [g.op("Mul", [g.op("CumSum", [mask, g.const("one_i", np.array(1, np.int64))]), mask]),
-                             g.const("pad_i", np.array(pad, np.int64))])
+    positions = positions_from_mask(g, cfg["pad_token_id"])
     words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), "input_ids"])
     pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]), positions])
     x = g.layer_norm(g.op("Add", [words, pos]), t["embeddings.LayerNorm.weight"], t["embeddings.LayerNorm.bias"],
@@ -146,7 +247,7 @@ def mpnet_embeddings(g, t, cfg, eps):
 
 
 def encoder_graph(t, cfg):
-    """Builds BertModel's or MPNetModel's forward pass (inference: no dropout) returning
+    """Builds BertModel's, RobertaModel's or MPNetModel's forward pass (inference: no dropout) returning
     last_hidden_state."""
     g = Graph()
     kind = cfg["model_type"]
@@ -155,6 +256,8 @@ def encoder_graph(t, cfg):
     head_dim, eps = hidden // heads, cfg["layer_norm_eps"]
     if kind == "bert":
         x, position_bias = bert_embeddings(g, t, eps), None
+    elif kind == "roberta":
+        x, position_bias = roberta_embeddings(g, t, cfg, eps), None
     else:
         x, position_bias = mpnet_embeddings(g, t, cfg, eps)
 
@@ -328,7 +431,7 @@ def write_variants(model, tokenizer_dir, out, name, extra=()):
 
 def main():
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
-    if len(sys.argv) != {"safetensors": 5, "onnx": 7, "int8": 4}.get(kind):
+    if len(sys.argv) != {"safetensors": 5, "hub": 5, "onnx": 7, "int8": 4}.get(kind):
         sys.exit(__doc__)
     if kind == "safetensors":
         src, out, name = sys.argv[2:5]
@@ -337,6 +440,16 @@ def main():
             sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported")
         write_variants(encoder_graph(read_safetensors(os.path.join(src, "model.safetensors")), cfg), src, out, name,
                        ["config.json"])
+    elif kind == "hub":
+        src, out, name = sys.argv[2:5]
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        if cfg.get("model_type") not in LAYER_WEIGHTS:
+            sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported "
+                     f"(supported: {', '.join(sorted(LAYER_WEIGHTS))})")
+        write_variants(encoder_graph(read_weights(src), cfg), src, out, name, ["config.json"])
+        if not os.path.exists(os.path.join(out, "tokenizer.json")):
+            import make_tokenizer
+            make_tokenizer.build(src).save(os.path.join(out, "tokenizer.json"))
     elif kind == "onnx":
         path, output, tokenizer_dir, out, name = sys.argv[2:7]
         write_variants(token_states_graph(path, output), tokenizer_dir, out, name)
