@@ -15,7 +15,7 @@ paraphrase-MiniLM-L3-v2 returns them as "onnx::Shape_422", next to an in-graph p
 it writes a copy whose only output is that tensor, named last_hidden_state, so every model is
 pooled the same way by pg_embed.
 
-A hub folder of a BERT, RoBERTa (CodeBERT, UniXcoder, CodeBERTa) or MPNet checkpoint, with
+A hub folder of a BERT, RoBERTa (CodeBERT, UniXcoder, CodeBERTa), DistilBERT or MPNet checkpoint, with
 model.safetensors or pytorch_model.bin (read without torch) and a tokenizer.json or the slow
 tokenizer's files (scripts/make_tokenizer.py builds tokenizer.json from them), becomes a model
 folder the same way ("hub").
@@ -127,8 +127,8 @@ def read_weights(folder):
         t = read_torch_checkpoint(pt)
     else:
         sys.exit(f"{folder} has neither model.safetensors nor pytorch_model.bin")
-    if "embeddings.word_embeddings.weight" not in t:
-        for prefix in ("roberta.", "bert.", "model.", "mpnet."):
+    if "embeddings.word_embeddings.weight" not in t and not any(k.startswith("encoder.block.") for k in t):
+        for prefix in ("roberta.", "bert.", "distilbert.", "model.", "mpnet."):
             if prefix + "embeddings.word_embeddings.weight" in t:
                 return {k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)}
     return t
@@ -169,19 +169,49 @@ LAYER_WEIGHTS = {
     "roberta": {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
                 "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
                 "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
+    "distilbert": {"query": "attention.q_lin", "key": "attention.k_lin", "value": "attention.v_lin",
+                   "ao": "attention.out_lin", "aln": "sa_layer_norm",
+                   "inter": "ffn.lin1", "out": "ffn.lin2", "oln": "output_layer_norm"},
     "mpnet": {"query": "attention.attn.q", "key": "attention.attn.k", "value": "attention.attn.v",
               "ao": "attention.attn.o", "aln": "attention.LayerNorm",
               "inter": "intermediate.dense", "out": "output.dense", "oln": "output.LayerNorm"},
 }
 
 
-def bert_embeddings(g, t, eps):
-    """BertModel's embeddings: word + position (0, 1, ...) + token type, then LayerNorm."""
+# Where each architecture keeps its layers.
+LAYER_PREFIX = {"distilbert": "transformer.layer.{}."}
+
+
+def normalized(cfg):
+    """The configuration under BERT's key names (DistilBERT says dim, n_heads, n_layers and
+    fixes LayerNorm's epsilon at 1e-12)."""
+    if cfg.get("model_type") != "distilbert":
+        return cfg
+    if cfg.get("sinusoidal_pos_embds"):
+        sys.exit("prepare_models.py: DistilBERT with sinusoidal position embeddings is not supported")
+    return {**cfg, "hidden_size": cfg["dim"], "num_attention_heads": cfg["n_heads"],
+            "num_hidden_layers": cfg["n_layers"], "layer_norm_eps": 1e-12}
+
+
+def words_and_positions(g, t):
+    """Word embeddings and position embeddings of positions 0, 1, ... (BERT, DistilBERT)."""
     words = g.op("Gather", [g.const("word_embeddings", t["embeddings.word_embeddings.weight"]), "input_ids"])
     seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), g.const("one_i", np.array(1, np.int64))])
     positions = g.op("Range", [g.const("zero_i", np.array(0, np.int64)), seq_len,
                                g.const("step_i", np.array(1, np.int64))])
     pos = g.op("Gather", [g.const("position_embeddings", t["embeddings.position_embeddings.weight"]), positions])
+    return words, pos
+
+
+def distilbert_embeddings(g, t, eps):
+    """DistilBertModel's embeddings: word + position, then LayerNorm (no token types)."""
+    return g.layer_norm(g.op("Add", list(words_and_positions(g, t))), t["embeddings.LayerNorm.weight"],
+                        t["embeddings.LayerNorm.bias"], "embeddings.LayerNorm", eps)
+
+
+def bert_embeddings(g, t, eps):
+    """BertModel's embeddings: word + position + token type, then LayerNorm."""
+    words, pos = words_and_positions(g, t)
     typ = g.op("Gather", [g.const("token_type_embeddings", t["embeddings.token_type_embeddings.weight"]),
                           "token_type_ids"])
     x = g.op("Add", [g.op("Add", [words, pos]), typ])
@@ -247,10 +277,14 @@ def mpnet_embeddings(g, t, cfg, eps):
 
 
 def encoder_graph(t, cfg):
-    """Builds BertModel's, RobertaModel's or MPNetModel's forward pass (inference: no dropout) returning
+    """Builds BertModel's, RobertaModel's, DistilBertModel's or MPNetModel's forward pass (inference: no dropout) returning
     last_hidden_state."""
     g = Graph()
+    cfg = normalized(cfg)
     kind = cfg["model_type"]
+    act = cfg.get("hidden_act", cfg.get("activation", "gelu"))
+    if act != "gelu":
+        sys.exit(f"prepare_models.py: activation {act!r} is not supported (exact GELU only)")
     names = LAYER_WEIGHTS[kind]
     hidden, heads = cfg["hidden_size"], cfg["num_attention_heads"]
     head_dim, eps = hidden // heads, cfg["layer_norm_eps"]
@@ -258,6 +292,8 @@ def encoder_graph(t, cfg):
         x, position_bias = bert_embeddings(g, t, eps), None
     elif kind == "roberta":
         x, position_bias = roberta_embeddings(g, t, cfg, eps), None
+    elif kind == "distilbert":
+        x, position_bias = distilbert_embeddings(g, t, eps), None
     else:
         x, position_bias = mpnet_embeddings(g, t, cfg, eps)
 
@@ -276,7 +312,7 @@ def encoder_graph(t, cfg):
     one = "one_f"
 
     for i in range(cfg["num_hidden_layers"]):
-        p = f"encoder.layer.{i}."
+        p = LAYER_PREFIX.get(kind, "encoder.layer.{}.").format(i)
         def w(name, part):
             return t[p + names[name] + "." + part]
         def heads_of(name, perm):
@@ -306,6 +342,104 @@ def encoder_graph(t, cfg):
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
+
+
+T5_TYPES = ("t5", "codet5p_embedding")
+
+
+def t5_encoder_graph(t, cfg):
+    """T5EncoderModel's forward pass (inference): token embeddings, then per block RMS norm,
+    self-attention without score scaling plus the relative position bias of the first block
+    (bidirectional buckets, shared by every block), RMS norm, feed-forward (ReLU, or GELU-gated
+    with GELU's tanh form), residuals, and a final RMS norm. With a projection (`proj.weight`, as
+    codet5p-110m-embedding has: the first token's state through a linear layer to embed_dim), the
+    output is that projected vector, "embedding" [batch, embed_dim]; otherwise last_hidden_state.
+    Relative positions are tabled up to n_positions (512 by default) tokens."""
+    g = Graph()
+    d, heads, dkv = cfg["d_model"], cfg["num_heads"], cfg["d_kv"]
+    inner, eps = heads * dkv, cfg.get("layer_norm_epsilon", 1e-6)
+    ffn = cfg.get("feed_forward_proj", "relu")
+    if ffn not in ("relu", "gated-gelu"):
+        sys.exit(f"prepare_models.py: feed_forward_proj {ffn!r} is not supported (relu, gated-gelu)")
+    emb = t.get("encoder.embed_tokens.weight", t.get("shared.weight"))
+    x = g.op("Gather", [g.const("embed_tokens", emb), "input_ids"])
+    # The position bias [1, H, L, L], looked up by key - query in a table over every relative
+    # position a sequence of n_positions tokens can have.
+    span = cfg.get("n_positions", 512) - 1
+    rel = np.arange(-span, span + 1)
+    buckets = relative_bucket(rel, cfg["relative_attention_num_buckets"], cfg.get("relative_attention_max_distance", 128))
+    table = t["encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"][buckets]
+    one = g.const("one_i", np.array(1, np.int64))
+    seq_len = g.op("Gather", [g.op("Shape", ["input_ids"]), one])
+    r = g.op("Range", [g.const("zero_i", np.array(0, np.int64)), seq_len, one])
+    key_minus_query = g.op("Sub", [g.op("Unsqueeze", [r, g.const("axes_0", np.array([0], np.int64))]),
+                                   g.op("Unsqueeze", [r, g.const("axes_1", np.array([1], np.int64))])])
+    index = g.op("Add", [key_minus_query, g.const("span_i", np.array(span, np.int64))])
+    position_bias = g.op("Unsqueeze", [g.op("Transpose", [g.op("Gather", [g.const("relative_attention_bias", table), index])],
+                                            perm=[2, 0, 1]), "axes_0"])
+    m = g.op("Cast", [g.op("Unsqueeze", ["attention_mask", g.const("axes_12", np.array([1, 2], np.int64))])],
+             to=TensorProto.FLOAT)
+    bias = g.op("Add", [position_bias, g.op("Mul", [g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), m]),
+                                                   g.const("neg_f", np.array(np.finfo(np.float32).min, np.float32))])])
+    split = g.const("shape_split", np.array([0, 0, heads, dkv], np.int64))
+    merge = g.const("shape_merge", np.array([0, 0, inner], np.int64))
+    eps_c = g.const("eps", np.array(eps, np.float32))
+
+    def rms(y, w, name):
+        mean_sq = g.op("ReduceMean", [g.op("Mul", [y, y])], axes=[-1], keepdims=1)
+        scaled = g.op("Div", [y, g.op("Sqrt", [g.op("Add", [mean_sq, eps_c])])])
+        return g.op("Mul", [scaled, g.const(name, w)])
+
+    def matmul(y, w, name):
+        return g.op("MatMul", [y, g.const(name + ".weight_t", np.ascontiguousarray(w.T))])
+
+    if ffn == "gated-gelu":
+        gelu_c = g.const("gelu_c", np.array(0.044715, np.float32))
+        gelu_k = g.const("gelu_k", np.array(math.sqrt(2.0 / math.pi), np.float32))
+        half = g.const("half", np.array(0.5, np.float32))
+
+    def gelu_tanh(y):
+        # 0.5 * y * (1 + tanh(sqrt(2 / pi) * (y + 0.044715 * y^3)))
+        cube = g.op("Mul", [g.op("Mul", [y, y]), y])
+        th = g.op("Tanh", [g.op("Mul", [g.op("Add", [y, g.op("Mul", [cube, gelu_c])]), gelu_k])])
+        return g.op("Mul", [g.op("Mul", [y, half]), g.op("Add", [th, "one_f"])])
+
+    for i in range(cfg["num_layers"]):
+        p = f"encoder.block.{i}.layer."
+        h = rms(x, t[p + "0.layer_norm.weight"], p + "0.layer_norm")
+        def heads_of(name, perm):
+            y = matmul(h, t[p + f"0.SelfAttention.{name}.weight"], p + f"0.SelfAttention.{name}")
+            return g.op("Transpose", [g.op("Reshape", [y, split])], perm=perm)
+        q, k, v = heads_of("q", [0, 2, 1, 3]), heads_of("k", [0, 2, 3, 1]), heads_of("v", [0, 2, 1, 3])
+        scores = g.op("Add", [g.op("MatMul", [q, k]), bias])
+        ctx = g.op("MatMul", [g.op("Softmax", [scores], axis=-1), v])
+        ctx = g.op("Reshape", [g.op("Transpose", [ctx], perm=[0, 2, 1, 3]), merge])
+        x = g.op("Add", [x, matmul(ctx, t[p + "0.SelfAttention.o.weight"], p + "0.SelfAttention.o")])
+        h = rms(x, t[p + "1.layer_norm.weight"], p + "1.layer_norm")
+        f = p + "1.DenseReluDense."
+        if ffn == "relu":
+            h = g.op("Relu", [matmul(h, t[f + "wi.weight"], f + "wi")])
+        else:
+            h = g.op("Mul", [gelu_tanh(matmul(h, t[f + "wi_0.weight"], f + "wi_0")), matmul(h, t[f + "wi_1.weight"], f + "wi_1")])
+        x = g.op("Add", [x, matmul(h, t[f + "wo.weight"], f + "wo")])
+    x = rms(x, t["encoder.final_layer_norm.weight"], "encoder.final_layer_norm")
+
+    dyn = ["batch", "sequence"]
+    if "proj.weight" in t:
+        first = g.op("Gather", [x, g.const("zero_s", np.array(0, np.int64))], axis=1)     # [B, d]
+        out = g.linear(first, t["proj.weight"], t["proj.bias"], "proj")
+        g.nodes.append(helper.make_node("Identity", [out], ["embedding"], name="output"))
+        output = helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", t["proj.weight"].shape[0]])
+    else:
+        g.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
+        output = helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, dyn + [d])
+    inputs = [helper.make_tensor_value_info(n, TensorProto.INT64, dyn) for n in ("input_ids", "attention_mask")]
+    graph = helper.make_graph(g.nodes, "t5_encoder", inputs, [output], g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="pg_embed")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
 
 
 def weight_matmuls(model):
@@ -443,10 +577,14 @@ def main():
     elif kind == "hub":
         src, out, name = sys.argv[2:5]
         cfg = json.load(open(os.path.join(src, "config.json")))
-        if cfg.get("model_type") not in LAYER_WEIGHTS:
+        if cfg.get("model_type") in T5_TYPES:
+            graph = t5_encoder_graph(read_weights(src), cfg)
+        elif cfg.get("model_type") in LAYER_WEIGHTS:
+            graph = encoder_graph(read_weights(src), cfg)
+        else:
             sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported "
-                     f"(supported: {', '.join(sorted(LAYER_WEIGHTS))})")
-        write_variants(encoder_graph(read_weights(src), cfg), src, out, name, ["config.json"])
+                     f"(supported: {', '.join(sorted([*LAYER_WEIGHTS, *T5_TYPES]))})")
+        write_variants(graph, src, out, name, ["config.json"])
         if not os.path.exists(os.path.join(out, "tokenizer.json")):
             import make_tokenizer
             make_tokenizer.build(src).save(os.path.join(out, "tokenizer.json"))

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Architecture parity of hub checkpoints converted by scripts/prepare_models.py ("hub"):
-RoBERTa, the architecture of CodeBERT, UniXcoder and CodeBERTa.
+RoBERTa, the architecture of CodeBERT, UniXcoder and CodeBERTa, and DistilBERT.
 
 The hub is not reachable here, so each checkpoint is made with transformers: the shape of the
 real models (hidden size 768, 12 heads, intermediate 3,072, padding id 1 with positions from 2,
@@ -9,7 +9,10 @@ for 1,024-token inputs), 2 layers instead of 12 to keep it small, random weights
 seed (LayerNorm weights and biases randomised too), a byte-level BPE vocabulary trained on the
 accuracy benchmark's code (the real vocabularies are not available), saved in the hub's layout
 both as model.safetensors and as pytorch_model.bin, with vocab.json + merges.txt and no
-tokenizer.json, as those repositories ship.
+tokenizer.json, as those repositories ship. DistilBERT likewise (dim 768, 12 heads, hidden 3,072,
+512 positions, 2 layers instead of 6) with the real bert-base-uncased WordPiece vocabulary as
+vocab.txt (all-MiniLM-L6-v2's, which distilbert-base-uncased shares), against DistilBertModel and
+BertTokenizer.
 
 Each is converted from both files (the two graphs must be identical: the checkpoint reader
 needs no torch), then texts are embedded by the reference, RobertaTokenizer (slow) +
@@ -19,7 +22,7 @@ batch. With --dsn, also through SQL: the folder registered as a user model, embe
 Passes when every cosine is at least 0.99999.
 
 Needs torch and transformers (tests/convert/run.sh makes a virtualenv); not part of make test.
-Usage: parity.py [--dsn DSN] [--keep DIR]
+Usage: parity.py [--dsn DSN] [--keep DIR] [--only LABEL,...]
 """
 import json
 import os
@@ -33,15 +36,93 @@ import onnxruntime as ort
 import torch
 from tokenizers import Tokenizer
 from tokenizers.implementations import ByteLevelBPETokenizer
-from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
+from transformers import (BertTokenizer, DistilBertConfig, DistilBertModel, RobertaConfig, RobertaModel,
+                          RobertaTokenizer, T5Config, T5EncoderModel)
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 PREPARE = os.path.join(ROOT, "scripts", "prepare_models.py")
 MIN_COSINE = 0.99999
 
+def mean_pooled(model):
+    """The reference sentence vector of a transformers encoder: mean over the attention mask."""
+    def run(ids, mask):
+        with torch.no_grad():
+            h = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+        return pooled(h.numpy(), mask)
+    return run
+
+
+def hub_saver(model):
+    def save(out, safe):
+        model.save_pretrained(out, safe_serialization=safe)
+    return save
+
+
+def roberta(positions):
+    def make(vocab_size):
+        model = RobertaModel(RobertaConfig(vocab_size=vocab_size, hidden_size=768, num_attention_heads=12,
+                                           num_hidden_layers=2, intermediate_size=3072, pad_token_id=1, bos_token_id=0,
+                                           eos_token_id=2, type_vocab_size=1, layer_norm_eps=1e-5,
+                                           max_position_embeddings=positions), add_pooling_layer=False)
+        return model, mean_pooled(model), hub_saver(model)
+    return make
+
+
+def distilbert(vocab_size):
+    model = DistilBertModel(DistilBertConfig(vocab_size=vocab_size, dim=768, n_heads=12, n_layers=2, hidden_dim=3072,
+                                             max_position_embeddings=512, pad_token_id=0))
+    return model, mean_pooled(model), hub_saver(model)
+
+
+def codet5p(feed_forward):
+    """A T5 encoder with a projection of its first token's state to 256 dimensions, as
+    codet5p-110m-embedding is (d_model 768, 12 heads of 64, d_ff 3,072, 32 relative position
+    buckets up to distance 128), saved as that repository lays it out: the encoder's weights,
+    proj.weight and proj.bias, and a config with embed_dim."""
+    def make(vocab_size):
+        cfg = T5Config(vocab_size=vocab_size, d_model=768, d_kv=64, num_heads=12, num_layers=2, d_ff=3072,
+                       feed_forward_proj=feed_forward, relative_attention_num_buckets=32,
+                       relative_attention_max_distance=128, layer_norm_epsilon=1e-6, pad_token_id=1)
+        encoder = T5EncoderModel(cfg)
+        proj = torch.nn.Linear(768, 256)
+
+        def run(ids, mask):
+            with torch.no_grad():
+                h = encoder(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
+                v = proj(h[:, 0, :]).numpy()
+            return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+        def save(out, safe):
+            os.makedirs(out, exist_ok=True)
+            state = {k: v.detach().clone().contiguous() for k, v in encoder.state_dict().items()}
+            state["proj.weight"], state["proj.bias"] = proj.weight.detach().clone(), proj.bias.detach().clone()
+            if safe:
+                from safetensors.torch import save_file
+                save_file(state, os.path.join(out, "model.safetensors"))
+            else:
+                torch.save(state, os.path.join(out, "pytorch_model.bin"))
+            config = {**cfg.to_dict(), "model_type": "codet5p_embedding", "embed_dim": 256,
+                      "architectures": ["CodeT5pEmbeddingModel"]}
+            with open(os.path.join(out, "config.json"), "w") as f:
+                json.dump(config, f, indent=1)
+
+        with torch.no_grad():
+            for name, p in encoder.named_parameters():
+                if "relative_attention_bias" in name:
+                    p.normal_(0.0, 1.0)
+        return torch.nn.ModuleList([encoder, proj]), run, save
+    return make
+
+
+# label, model maker, vocabulary ("bpe": trained here; "wordpiece": all-MiniLM-L6-v2's, the
+# bert-base-uncased vocabulary distilbert-base-uncased uses too), pad id, max tokens, pooling
+# as registered for the SQL check (mean, or the model's own output)
 CASES = [
-    ("roberta-514", {"max_position_embeddings": 514}, 512),
-    ("roberta-1026", {"max_position_embeddings": 1026}, 1024),
+    ("roberta-514", roberta(514), "bpe", 1, 512, "mean"),
+    ("roberta-1026", roberta(1026), "bpe", 1, 1024, "mean"),
+    ("distilbert-512", distilbert, "wordpiece", 0, 512, "mean"),
+    ("codet5p-relu", codet5p("relu"), "bpe", 1, 512, "pooled"),
+    ("t5-gated-gelu", codet5p("gated-gelu"), "bpe", 1, 512, "pooled"),
 ]
 
 
@@ -57,24 +138,30 @@ def long_texts():
     ]
 
 
-def make_checkpoint(folder, vocab_dir, overrides, seed):
-    """A RobertaModel with the real models' shape, random weights, saved in both formats."""
-    vocab = json.load(open(os.path.join(vocab_dir, "vocab.json"), encoding="utf-8"))
-    cfg = RobertaConfig(vocab_size=len(vocab), hidden_size=768, num_attention_heads=12, num_hidden_layers=2,
-                        intermediate_size=3072, pad_token_id=1, bos_token_id=0, eos_token_id=2,
-                        type_vocab_size=1, layer_norm_eps=1e-5, **overrides)
+def vocab_files(vocab_dir):
+    return [f for f in ("vocab.json", "merges.txt", "vocab.txt") if os.path.exists(os.path.join(vocab_dir, f))]
+
+
+def make_checkpoint(folder, vocab_dir, make, seed):
+    """A model with the real models' shape and random weights, saved in both formats; returns
+    the reference function (ids, mask) -> unit vectors."""
+    if os.path.exists(os.path.join(vocab_dir, "vocab.json")):
+        size = len(json.load(open(os.path.join(vocab_dir, "vocab.json"), encoding="utf-8")))
+    else:
+        size = sum(1 for _ in open(os.path.join(vocab_dir, "vocab.txt"), encoding="utf-8"))
     torch.manual_seed(seed)
-    model = RobertaModel(cfg, add_pooling_layer=False).eval()
+    model, reference, save = make(size)
+    model.eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "LayerNorm" in name:
+            if "LayerNorm" in name or "layer_norm" in name:
                 p.normal_(1.0 if name.endswith("weight") else 0.0, 0.2)
     for fmt, safe in (("safetensors", True), ("bin", False)):
         out = os.path.join(folder, fmt)
-        model.save_pretrained(out, safe_serialization=safe)
-        for f in ("vocab.json", "merges.txt"):
+        save(out, safe)
+        for f in vocab_files(vocab_dir):
             shutil.copy(os.path.join(vocab_dir, f), out)
-    return model
+    return reference
 
 
 def pooled(hidden, mask):
@@ -82,11 +169,21 @@ def pooled(hidden, mask):
     return s / np.linalg.norm(s, axis=1, keepdims=True)
 
 
-def sql_vectors(dsn, folder, name, max_tokens, texts):
-    """embed(text, name) through SQL, the folder registered as a user model (superuser)."""
+# The catalog model whose shape each case has: its converted folder, put under that name, is
+# loaded by the catalog's entry (dims, pooling, output, token limit) through SQL.
+CATALOG = {"roberta-514": "codebert-base", "distilbert-512": "distilbert-base-uncased",
+           "codet5p-relu": "codet5p-110m-embedding"}
+
+
+def sql_vectors(dsn, folder, name, max_tokens, pooling, dims, texts, register=True):
+    """embed(text, name) through SQL, the folder registered as a user model (superuser), or
+    with register=False, a catalog model of that name read from the folder."""
     parent = os.path.dirname(os.path.abspath(folder))
-    setup = (f"SET pg_embed.model_dir = '{parent}'; SET pg_embed.precision = 'fp32'; "
-             f"SELECT pg_embed_register_model('{name}', 768, pooling => 'mean', max_tokens => {max_tokens}, role => 'code');")
+    output = "embedding" if pooling == "pooled" else "last_hidden_state"
+    setup = f"SET pg_embed.model_dir = '{parent}'; SET pg_embed.precision = 'fp32'; "
+    if register:
+        setup += (f"SELECT pg_embed_register_model('{name}', {dims}, pooling => '{pooling}', max_tokens => {max_tokens}, "
+                  f"role => 'code', pooled_output => '{output}');")
     out = []
     for t in texts:
         literal = t.replace("'", "''")
@@ -98,9 +195,9 @@ def sql_vectors(dsn, folder, name, max_tokens, texts):
     return np.array(out)
 
 
-def check_case(tmp, vocab_dir, label, overrides, max_tokens, texts, dsn, seed):
+def check_case(tmp, vocab_dir, label, make, pad, max_tokens, pooling, texts, dsn, seed):
     folder = os.path.join(tmp, label)
-    model = make_checkpoint(folder, vocab_dir, overrides, seed)
+    reference = make_checkpoint(folder, vocab_dir, make, seed)
     outs = {}
     for fmt in ("safetensors", "bin"):
         outs[fmt] = os.path.join(tmp, "models", f"{label}-{fmt}")
@@ -114,42 +211,52 @@ def check_case(tmp, vocab_dir, label, overrides, max_tokens, texts, dsn, seed):
     tok = Tokenizer.from_file(os.path.join(out, "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(max_length=max_tokens)
-    slow = RobertaTokenizer(os.path.join(folder, "bin", "vocab.json"), os.path.join(folder, "bin", "merges.txt"))
+    if os.path.exists(os.path.join(vocab_dir, "vocab.json")):
+        slow = RobertaTokenizer(os.path.join(vocab_dir, "vocab.json"), os.path.join(vocab_dir, "merges.txt"))
+    else:
+        slow = BertTokenizer(os.path.join(vocab_dir, "vocab.txt"), do_lower_case=True)
     encs = [tok.encode(t) for t in texts]
     ref_ids = [slow(t, truncation=True, max_length=max_tokens)["input_ids"] for t in texts]
     same_ids = sum(e.ids == r for e, r in zip(encs, ref_ids))
     session = ort.InferenceSession(os.path.join(out, "model.onnx"), providers=["CPUExecutionProvider"])
 
-    def reference(ids, mask):
-        with torch.no_grad():
-            h = model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).last_hidden_state
-        return pooled(h.numpy(), mask)
-
     def ours(ids, mask):
-        return pooled(session.run(None, {"input_ids": ids, "attention_mask": mask})[0], mask)
+        y = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        if pooling == "pooled":
+            return y / np.linalg.norm(y, axis=1, keepdims=True)
+        return pooled(y, mask)
 
     single, refs = [], []
     for e, r in zip(encs, ref_ids):
         ref = reference(np.array([r], np.int64), np.ones((1, len(r)), np.int64))[0]
         refs.append(ref)
         single.append(float((ours(np.array([e.ids], np.int64), np.ones((1, len(e.ids)), np.int64))[0] * ref).sum()))
-    # One padded batch: pg_embed pads with 0, the reference with the model's pad id (1).
+    # One padded batch: pg_embed pads with 0, the reference with the model's pad id.
     longest = max(len(e.ids) for e in encs)
     mask = np.array([[1] * len(e.ids) + [0] * (longest - len(e.ids)) for e in encs], np.int64)
     ids0 = np.array([e.ids + [0] * (longest - len(e.ids)) for e in encs], np.int64)
-    ids1 = np.array([e.ids + [1] * (longest - len(e.ids)) for e in encs], np.int64)
+    ids1 = np.array([e.ids + [pad] * (longest - len(e.ids)) for e in encs], np.int64)
     batch = [float(c) for c in (ours(ids0, mask) * reference(ids1, mask)).sum(axis=1)]
     lengths = sorted(len(e.ids) for e in encs)
-    print(f"{label}: {same_ids} of {len(texts)} texts tokenized to the same ids as RobertaTokenizer "
+    print(f"{label}: {same_ids} of {len(texts)} texts tokenized to the same ids as {type(slow).__name__} "
           f"({lengths[0]}-{lengths[-1]} tokens)")
-    print(f"{label}: cosine to RobertaModel + mean pooling, one text per run: min {min(single):.7f}; "
+    print(f"{label}: cosine to the reference ({'its projection' if pooling == 'pooled' else 'mean pooling'}), one text per run: min {min(single):.7f}; "
           f"as one batch of {len(texts)}: min {min(batch):.7f}")
     cosines = single + batch
     if dsn:
         name = os.path.basename(out)
-        sql = (sql_vectors(dsn, out, name, max_tokens, texts) * np.array(refs)).sum(axis=1)
+        sql = (sql_vectors(dsn, out, name, max_tokens, pooling, len(refs[0]), texts) * np.array(refs)).sum(axis=1)
         print(f"{label}: through SQL, embed(text, '{name}'), one text per call: min {sql.min():.7f}")
         cosines += [float(c) for c in sql]
+        if label in CATALOG:
+            folder_as = os.path.join(tmp, "catalog", CATALOG[label])
+            shutil.rmtree(folder_as, ignore_errors=True)
+            shutil.copytree(out, folder_as)
+            short = texts[:8]
+            cat = (sql_vectors(dsn, folder_as, CATALOG[label], max_tokens, pooling, len(refs[0]), short, register=False)
+                   * np.array(refs[:8])).sum(axis=1)
+            print(f"{label}: as catalog model {CATALOG[label]}, embed(text, '{CATALOG[label]}'): min {cat.min():.7f}")
+            cosines += [float(c) for c in cat]
     return same_graph and same_ids == len(texts) and min(cosines) >= MIN_COSINE
 
 
@@ -161,15 +268,22 @@ def main():
     texts = texts_all[:60] + long_texts() + ["", "x", "<mask> fills a </s> gap"]
     tmp = keep or tempfile.mkdtemp(prefix="pg_embed-parity-")
     os.makedirs(tmp, exist_ok=True)
-    vocab_dir = os.path.join(tmp, "vocab")
-    os.makedirs(vocab_dir, exist_ok=True)
+    vocabs = {"bpe": os.path.join(tmp, "vocab-bpe"), "wordpiece": os.path.join(tmp, "vocab-wordpiece")}
+    for d in vocabs.values():
+        os.makedirs(d, exist_ok=True)
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts_all, vocab_size=8000, min_frequency=2,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
-    bpe.save_model(vocab_dir)
+    bpe.save_model(vocabs["bpe"])
+    model_dir = os.environ.get("PG_EMBED_MODEL_DIR", "/var/lib/pg_embed-dev/models")
+    wordpiece = Tokenizer.from_file(os.path.join(model_dir, "all-MiniLM-L6-v2", "tokenizer.json")).get_vocab(False)
+    with open(os.path.join(vocabs["wordpiece"], "vocab.txt"), "w", encoding="utf-8") as f:
+        f.writelines(token + "\n" for token, _ in sorted(wordpiece.items(), key=lambda kv: kv[1]))
     ok = True
-    for seed, (label, overrides, max_tokens) in enumerate(CASES):
-        ok &= check_case(tmp, vocab_dir, label, overrides, max_tokens, texts, dsn, seed)
+    only = args[args.index("--only") + 1].split(",") if "--only" in args else None
+    for seed, (label, make, vocab, pad, max_tokens, pooling) in enumerate(CASES):
+        if only is None or label in only:
+            ok &= check_case(tmp, vocabs[vocab], label, make, pad, max_tokens, pooling, texts, dsn, seed)
     if not keep:
         shutil.rmtree(tmp, ignore_errors=True)
     print("parity: " + ("ok" if ok else "FAILED"))
