@@ -15,7 +15,6 @@ benches/backfill/results.json.
 import argparse
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -23,21 +22,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reliability"))
 from cluster import Cluster  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, ".."))
+from machine import cpu_model  # noqa: E402
 
 TOPICS = ["indexes", "vacuum", "replication", "backups", "locks", "queries", "storage", "roles"]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
-        flags = next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags"))
-        ext = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
-        return f"{model} ({', '.join(ext)})"
-    except (OSError, StopIteration):
-        return platform.processor()
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,7 +24,6 @@ Writes benches/vectorize/results.json.
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import threading
@@ -33,19 +32,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "reliability"))
 from cluster import Cluster  # noqa: E402
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            info = f.read()
-        model = next(l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name"))
-        flags = next(l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags"))
-        ext = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
-        return f"{model} ({', '.join(ext)}), {os.cpu_count()} cores"
-    except (OSError, StopIteration):
-        return platform.processor()
-
+sys.path.insert(0, os.path.join(HERE, ".."))
+from machine import cpu_model  # noqa: E402
 
 def pct(values, p):
     s = sorted(values)
@@ -100,7 +88,7 @@ def main():
     corpus = texts(args.rows)
     settings = {"shared_preload_libraries": "'pg_embed'", "pg_embed.vectorize_naptime": "100",
                 "pg_embed.vectorize_workers": "0", "max_worker_processes": "16"}
-    result = {"cpu": cpu_model(), "date": time.strftime("%Y-%m-%d"), "model": "all-MiniLM-L6-v2 fp32",
+    result = {"cpu": cpu_model(cores=True), "date": time.strftime("%Y-%m-%d"), "model": "all-MiniLM-L6-v2 fp32",
               "rows": args.rows, "corpus": "benches/bulk/corpus.jsonl (first rows)"}
     with Cluster("vectorize-bench", settings=settings) as c:
         conn = c.connect(autocommit=True)

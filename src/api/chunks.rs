@@ -5,7 +5,7 @@ use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode;
 
 use pg_embed_engine::chunk::{self, Boundaries};
-use pg_embed_engine::detect::{detect, ContentKind};
+use pg_embed_engine::Role;
 use pg_embed_engine::model::BYTES_PER_TOKEN_BOUND;
 
 use crate::error::OrRaise;
@@ -16,8 +16,8 @@ use crate::text::Text;
 /// first character (1-based, as substr counts) and length in characters, and the tokens the
 /// model sees (special tokens included, at most `max_tokens`; NULL: the model's limit).
 /// `kind` says which boundaries a chunk prefers to end at: 'prose', 'code' or 'auto' (the
-/// detector's verdict on the text); `model` NULL is the model embed_auto would use for the
-/// text ('prose': embed_doc's, 'code': embed_code's). STABLE: the model and its tokenizer
+/// detector's verdict on the text, prose unless it is code); `model` NULL is the model of that
+/// role: embed_doc's, embed_code's, or for 'auto' the one embed_auto would use for the text. STABLE: the model and its tokenizer
 /// come from the session's settings. The SQL function pg_embed_chunks adds each chunk's text.
 #[pg_extern(stable, parallel_safe, cost = 1000)]
 fn pg_embed_chunk_spans(
@@ -28,20 +28,24 @@ fn pg_embed_chunk_spans(
     kind: Option<Text>,
 ) -> TableIterator<'static, (name!(chunk, i32), name!(start_pos, i32), name!(length, i32), name!(tokens, i32))> {
     let Some(body) = body else { return TableIterator::new(Vec::new()) };
-    let kind = boundaries(kind.as_deref().unwrap_or("auto"), &body);
+    crate::gucs::input_policy().check_size(body.len()).or_raise();
+    let kind = kind.as_deref().unwrap_or("auto");
+    let role = match kind {
+        "prose" | "doc" => Role::Doc,
+        "code" => Role::Code,
+        "auto" => routing::role_of(&body),
+        other => crate::error::report(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("unknown chunk kind \"{other}\""),
+            Some("Chunks of prose end at paragraphs, sentences and words; chunks of code at definitions and lines.".into()),
+            Some("Pass kind => 'prose', 'code' or 'auto' (the detector decides, as embed_auto does).".into()),
+        ),
+    };
+    let kind = if role == Role::Code { Boundaries::Code } else { Boundaries::Prose };
     let model = match model {
         Some(m) => m.to_string(),
-        None => routing::choose(match kind {
-            Boundaries::Code => pg_embed_engine::Role::Code,
-            Boundaries::Prose => pg_embed_engine::Role::Doc,
-        })
-        .or_raise()
-        .model,
+        None => routing::choose(role).or_raise().model,
     };
-    let limit = crate::gucs::input_policy().max_bytes;
-    if body.len() > limit {
-        crate::error::raise(pg_embed_engine::EngineError::TextTooLarge { bytes: body.len(), limit });
-    }
     let overlap = overlap.unwrap_or(0);
     let found = runtime::with_tokenizer(&model, |tokenizer, spec| {
         let max_tokens = max_tokens.map_or(Ok(spec.max_tokens), |m| {
@@ -80,24 +84,6 @@ fn pg_embed_chunk_spans(
 
 fn argument(message: String) -> pg_embed_engine::EngineError {
     pg_embed_engine::EngineError::ChunkArgument(message)
-}
-
-/// The boundaries named by `kind`, or those of the detected content for 'auto'.
-fn boundaries(kind: &str, body: &str) -> Boundaries {
-    match kind {
-        "prose" | "doc" => Boundaries::Prose,
-        "code" => Boundaries::Code,
-        "auto" => match detect(body).kind {
-            ContentKind::Code => Boundaries::Code,
-            _ => Boundaries::Prose,
-        },
-        other => crate::error::report(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("unknown chunk kind \"{other}\""),
-            Some("Chunks of prose end at paragraphs, sentences and words; chunks of code at definitions and lines.".into()),
-            Some("Pass kind => 'prose', 'code' or 'auto' (the detector decides, as embed_auto does).".into()),
-        ),
-    }
 }
 
 extension_sql_file!("../sql/chunks.sql", name = "chunks_sql", requires = [pg_embed_chunk_spans]);

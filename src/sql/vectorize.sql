@@ -231,7 +231,8 @@ COMMENT ON FUNCTION pg_embed_vectorize_apply(pg_embed_vectorizers, text[]) IS 'I
 CREATE FUNCTION pg_embed_vectorize_apply_chunks(v @extschema@.pg_embed_vectorizers, keys text[], key_type regtype) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key_array text := format('pg_catalog.%I[]', (SELECT y.typname FROM pg_type y WHERE y.oid = key_type));
+    key_typ text := format('pg_catalog.%I', (SELECT y.typname FROM pg_type y WHERE y.oid = key_type));
+    key_array text := key_typ || '[]';
     src_keys text[];
     bodies text[];
     chunk_keys text[];
@@ -274,8 +275,7 @@ BEGIN
                      WHERE u.k OPERATOR(pg_catalog.=) ANY ($6)',
                    v.key_column, v.chunk_table, v.vector_column,
                    CASE WHEN v.model_id_column IS NOT NULL THEN format(', %I', v.model_id_column) ELSE '' END,
-                   format('pg_catalog.%I', (SELECT y.typname FROM pg_type y WHERE y.oid = key_type)),
-                   @extschema@.pg_embed_vector_type()::text,
+                   key_typ, @extschema@.pg_embed_vector_type()::text,
                    CASE WHEN v.model_id_column IS NOT NULL THEN ', @extschema@.pg_embed_model_id($7)' ELSE '' END)
       USING chunk_keys, numbers, starts, lengths, vectors, fresh, v.model;
     RETURN cardinality(fresh);
@@ -464,6 +464,33 @@ END
 $$;
 COMMENT ON FUNCTION pg_embed_vectorize_same_owner(regclass, regclass) IS 'Internal: raises 42501 unless the chunk table belongs to the table''s owner.';
 
+-- The key of a registration: key_column, which must have a unique index of its own and be NOT
+-- NULL, or the single-column primary key; of a type of pg_embed_vectorize_key_types(). 42P10
+-- (with what to do) otherwise.
+CREATE FUNCTION pg_embed_vectorize_key_column(relation regclass, key_column name) RETURNS name
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    key name := key_column;
+BEGIN
+    IF key IS NULL THEN
+        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
+        IF key IS NULL THEN
+            RAISE EXCEPTION '% has no single-column primary key', relation USING ERRCODE = '42P10',
+                HINT = 'Name a unique NOT NULL column as key_column, or add a primary key.';
+        END IF;
+    ELSIF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                       WHERE i.indrelid = relation AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL
+                         AND i.indexprs IS NULL AND i.indimmediate AND a.attname = key AND a.attnotnull) THEN
+        RAISE EXCEPTION 'column "%" of % is not a unique NOT NULL key', key, relation USING ERRCODE = '42P10',
+            HINT = 'The key column needs a unique index of that column alone (no predicate, not deferrable) and NOT NULL.';
+    END IF;
+    PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
+    RETURN key;
+END
+$$;
+COMMENT ON FUNCTION pg_embed_vectorize_key_column(regclass, name) IS 'Internal: the key column of a registration (key_column checked, or the single-column primary key).';
+
 -- The checks of a registration: the current role owns a plain permanent table, the columns
 -- fit, the model exists. With a chunk table, the vector and model id columns are the chunk
 -- table's, which the role must own too, with the key column (same type), chunk, start_pos and
@@ -472,7 +499,7 @@ CREATE FUNCTION pg_embed_vectorize_check(relation regclass, text_column name, ve
                                          model_id_column name, key_column name, chunk_table regclass) RETURNS name
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    key name := key_column;
+    key name;
     vectors regclass := coalesce(chunk_table, relation);
     c text;
 BEGIN
@@ -502,20 +529,7 @@ BEGIN
     IF model_id_column IS NOT NULL THEN
         PERFORM @extschema@.pg_embed_check_column(vectors, model_id_column, '{text}'::regtype[], 'model id'::text);
     END IF;
-    IF key IS NULL THEN
-        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
-        IF key IS NULL THEN
-            RAISE EXCEPTION '% has no single-column primary key', relation USING ERRCODE = '42P10',
-                HINT = 'Name a unique NOT NULL column as key_column, or add a primary key.';
-        END IF;
-    ELSIF NOT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                       WHERE i.indrelid = relation AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL
-                         AND i.indexprs IS NULL AND i.indimmediate AND a.attname = key AND a.attnotnull) THEN
-        RAISE EXCEPTION 'column "%" of % is not a unique NOT NULL key', key, relation USING ERRCODE = '42P10',
-            HINT = 'The key column needs a unique index of that column alone (no predicate, not deferrable) and NOT NULL.';
-    END IF;
-    PERFORM @extschema@.pg_embed_check_column(relation, key, @extschema@.pg_embed_vectorize_key_types(), 'key'::text);
+    key := @extschema@.pg_embed_vectorize_key_column(relation, key_column);
     IF chunk_table IS NOT NULL THEN
         PERFORM @extschema@.pg_embed_check_column(chunk_table, key,
             ARRAY[(SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = relation AND a.attname = key)]::regtype[], 'key'::text);
@@ -701,7 +715,7 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     schema name;
     owner regrole;
-    key name := key_column;
+    key name;
     found regclass;
 BEGIN
     IF relation IS NULL THEN
@@ -721,13 +735,10 @@ BEGIN
         RAISE EXCEPTION 'must be owner of table %', relation USING ERRCODE = '42501',
             HINT = 'Only the table''s owner (or a member of the owning role) may register it; the workers act as its owner.';
     END IF;
-    IF key IS NULL THEN
-        SELECT a.attname INTO key FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-         WHERE i.indrelid = relation AND i.indisprimary AND i.indnatts = 1;
-    END IF;
-    IF key IS NULL OR vector_column IS NULL OR vector_column IN (key, 'chunk', 'start_pos', 'length') OR model_id_column IN (key, vector_column, 'chunk', 'start_pos', 'length') THEN
+    key := @extschema@.pg_embed_vectorize_key_column(relation, key_column);
+    IF vector_column IS NULL OR vector_column IN (key, 'chunk', 'start_pos', 'length') OR model_id_column IN (key, vector_column, 'chunk', 'start_pos', 'length') THEN
         RAISE EXCEPTION 'cannot create chunk table %: its key, vector and model id columns need distinct names other than chunk, start_pos and length', chunk_table
-            USING ERRCODE = '42P10', HINT = 'The table needs a single-column primary key (or key_column), and distinct column names.';
+            USING ERRCODE = '42P10', HINT = 'Name the vector and model id columns apart from the key and from chunk, start_pos and length.';
     END IF;
     EXECUTE format('CREATE TABLE %1$I.%2$I (%3$I %4$s NOT NULL REFERENCES %5$s (%3$I) ON DELETE CASCADE ON UPDATE CASCADE,
                     chunk int NOT NULL, start_pos int NOT NULL, length int NOT NULL, %6$I %7$s%8$s%9$s,

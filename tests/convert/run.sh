@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Architecture parity of converted hub checkpoints (tests/convert/parity.py) in its own
-# virtualenv with torch and transformers, made under PGE_HOME on first use (about 3 GB: torch
+# virtualenv with torch and transformers, made under PGE_HOME on first use (5.7 GB here: torch
 # comes with its CUDA libraries from the package registry, though only the CPU is used).
 # Not part of make test. Arguments go to parity.py, e.g. --dsn "host=127.0.0.1 port=25432 user=postgres".
 set -euo pipefail
