@@ -15,7 +15,12 @@ when the folder has them (additional_special_tokens such as UniXcoder's <encoder
 included), with the ids the vocabulary gives them; a token missing from the vocabulary must
 have its id in added_tokens.json. Only the `tokenizers` package is needed.
 
-Usage: make_tokenizer.py FOLDER [OUT]   (OUT defaults to FOLDER/tokenizer.json)
+A model whose authors wrap a text in other special tokens than its tokenizer's own gets them
+with --template, as its catalog entry's input_template gives it: UniXcoder embeds in its
+encoder-only mode, "<s> <encoder-only> </s> $A </s>" (the mode token is in its vocabulary).
+
+Usage: make_tokenizer.py FOLDER [OUT] [--template "TOKENS $A TOKENS"]
+       (OUT defaults to FOLDER/tokenizer.json)
 """
 import json
 import os
@@ -106,7 +111,7 @@ def byte_level_bpe(folder, cfg):
                                   "pad_token": "<pad>", "cls_token": "<s>", "mask_token": "<mask>"})
     ids = ids_of(tokens, vocab, read_json(folder, "added_tokens.json"))
     cls, sep = token_text(cfg.get("cls_token", "<s>")), token_text(cfg.get("sep_token", "</s>"))
-    tok.post_processor = processors.RobertaProcessing(sep=(sep, ids[sep]), cls=(cls, ids[cls]),
+    tok.post_processor = processors.RobertaProcessing((sep, ids[sep]), (cls, ids[cls]),
                                                       trim_offsets=True, add_prefix_space=prefix_space)
     add_specials(tok, tokens, ids, lstrip={token_text(cfg.get("mask_token", "<mask>"))})
     return tok
@@ -135,22 +140,55 @@ def wordpiece(folder, cfg):
     return tok
 
 
-def build(folder):
-    """The tokenizer for FOLDER's slow-tokenizer files."""
+def build(folder, template=""):
+    """The tokenizer for FOLDER's slow-tokenizer files; `template` (e.g. "<s> <encoder-only>
+    </s> $A </s>") replaces the special tokens put around a text."""
     cfg = settings(folder)
     if os.path.exists(os.path.join(folder, "vocab.json")) and os.path.exists(os.path.join(folder, "merges.txt")):
-        return byte_level_bpe(folder, cfg)
-    if os.path.exists(os.path.join(folder, "vocab.txt")):
-        return wordpiece(folder, cfg)
-    raise SystemExit(f"{folder} has neither vocab.json + merges.txt (byte-level BPE) nor vocab.txt (WordPiece)")
+        tok = byte_level_bpe(folder, cfg)
+    elif os.path.exists(os.path.join(folder, "vocab.txt")):
+        tok = wordpiece(folder, cfg)
+    else:
+        raise SystemExit(f"{folder} has neither vocab.json + merges.txt (byte-level BPE) nor vocab.txt (WordPiece)")
+    if template:
+        apply_template(tok, template)
+    return tok
+
+
+def apply_template(tok, template):
+    """Puts `template`'s special tokens around each text; every token of it but $A must be one
+    token of the vocabulary, and is made special (never split, never produced from text)."""
+    words = template.split()
+    if words.count("$A") != 1:
+        raise SystemExit(f"template {template!r} must hold $A exactly once")
+    ids = {}
+    for word in words:
+        if word == "$A":
+            continue
+        ids[word] = tok.token_to_id(word)
+        if ids[word] is None:
+            raise SystemExit(f"template token {word!r} is not in the vocabulary")
+        tok.add_special_tokens([AddedToken(word, special=True, normalized=False)])
+        if tok.token_to_id(word) != ids[word]:
+            raise SystemExit(f"template token {word!r} changed id")
+    single = " ".join(w if w == "$A" else f"{w}:0" for w in words)
+    tok.post_processor = processors.TemplateProcessing(single=single, pair=f"{single} $B:1",
+                                                       special_tokens=sorted(ids.items(), key=lambda kv: kv[1]))
 
 
 def main():
-    if len(sys.argv) not in (2, 3):
+    args, template = sys.argv[1:], ""
+    if "--template" in args:
+        i = args.index("--template")
+        if i + 1 >= len(args):
+            raise SystemExit(__doc__)
+        template = args[i + 1]
+        del args[i:i + 2]
+    if len(args) not in (1, 2):
         raise SystemExit(__doc__)
-    folder = sys.argv[1]
-    out = sys.argv[2] if len(sys.argv) == 3 else os.path.join(folder, "tokenizer.json")
-    build(folder).save(out)
+    folder = args[0]
+    out = args[1] if len(args) == 2 else os.path.join(folder, "tokenizer.json")
+    build(folder, template).save(out)
     print(f"wrote {out}")
 
 

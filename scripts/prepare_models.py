@@ -20,8 +20,17 @@ model.safetensors or pytorch_model.bin (read without torch) and a tokenizer.json
 tokenizer's files (scripts/make_tokenizer.py builds tokenizer.json from them), becomes a model
 folder the same way ("hub").
 
+"fetch" does the whole way for a catalog model published as a checkpoint: it downloads the
+files the catalog entry lists at its revision (from HF_ENDPOINT, default the Hugging Face hub),
+checks the weights against the entry's SHA-256 (other files, which no public listing pins, only
+against corruption), converts them, builds tokenizer.json with the entry's
+input_template, runs the model once, and only then renames the folder into MODEL_DIR/NAME. On any
+error it removes what it fetched and installs nothing; the message carries the SQLSTATE that
+pg_embed_download() gives for the same failure. PG_EMBED_CATALOG names another catalog file.
+
 Usage: prepare_models.py safetensors SAFETENSORS_DIR OUT_DIR NAME
        prepare_models.py hub HUB_FOLDER OUT_DIR NAME
+       prepare_models.py fetch NAME MODEL_DIR
        prepare_models.py onnx ONNX_FILE TOKEN_STATES_OUTPUT TOKENIZER_DIR OUT_DIR NAME
        prepare_models.py int8 MODEL_FOLDER NAME
 The first two write OUT_DIR/model.onnx (fp32), OUT_DIR/model_int8.onnx, and copy the tokenizer
@@ -563,9 +572,168 @@ def write_variants(model, tokenizer_dir, out, name, extra=()):
             shutil.copy(os.path.join(tokenizer_dir, name), os.path.join(out, name))
 
 
+def convert_hub(src, out, name, template=""):
+    """A hub folder (config.json, weights, tokenizer files) to a model folder at `out`."""
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    if cfg.get("model_type") in T5_TYPES:
+        graph = t5_encoder_graph(read_weights(src), cfg)
+    elif cfg.get("model_type") in LAYER_WEIGHTS:
+        graph = encoder_graph(read_weights(src), cfg)
+    else:
+        raise Unsupported(cfg.get("model_type"))
+    write_variants(graph, src, out, name, ["config.json"])
+    if template or not os.path.exists(os.path.join(out, "tokenizer.json")):
+        import make_tokenizer
+        make_tokenizer.build(src, template).save(os.path.join(out, "tokenizer.json"))
+
+
+class Unsupported(Exception):
+    """A checkpoint of an architecture this script cannot write as a graph."""
+
+    def __init__(self, model_type):
+        super().__init__(f"model_type {model_type!r} is not supported "
+                         f"(supported: {', '.join(sorted([*LAYER_WEIGHTS, *T5_TYPES]))})")
+
+
+CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "crates", "engine", "models.json")
+
+
+def catalog_entry(name, catalog=CATALOG):
+    with open(catalog, encoding="utf-8") as f:
+        return next((m for m in json.load(f)["models"] if m["name"] == name), None)
+
+
+class FetchError(Exception):
+    """An error of `fetch`, with the SQLSTATE pg_embed_download() gives for the same failure."""
+
+    def __init__(self, sqlstate, message, hint):
+        super().__init__(message)
+        self.sqlstate, self.hint = sqlstate, hint
+
+
+def download(url, dst, expected_sha256, deadline, max_bytes):
+    """Streams `url` to `dst`; checks the SHA-256 the catalog gives, or else the one the server
+    gives as a large file's ETag (which guards against corruption, not against the server).
+    Refuses a file over `max_bytes` and a transfer past `deadline` (time.monotonic()).
+    Returns the file's SHA-256."""
+    import hashlib
+    import time
+    import urllib.error
+    import urllib.request
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    h, size = hashlib.sha256(), 0
+    try:
+        with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r, \
+                open(dst, "xb") as f:
+            etag = (r.headers.get("X-Linked-Etag") or r.headers.get("ETag") or "").strip('W/"')
+            for block in iter(lambda: r.read(1 << 20), b""):
+                size += len(block)
+                if size > max_bytes:
+                    raise FetchError("54000", f"{url}: larger than {max_bytes >> 20} MB, more than the catalog entry allows",
+                                     "The server gives another file than the catalog names.")
+                if time.monotonic() > deadline:
+                    raise FetchError("57014", f"{url}: the download took longer than its time limit",
+                                     "Retry on a faster link, or raise PG_EMBED_FETCH_TIMEOUT (seconds).")
+                h.update(block)
+                f.write(block)
+    except urllib.error.HTTPError as e:
+        raise FetchError("58000", f"{url}: HTTP {e.code}" + (" (no such file at this revision)" if e.code == 404 else ""),
+                         "Check the revision and the file list of the catalog entry, and HF_ENDPOINT if a mirror is used.") from None
+    except (urllib.error.URLError, OSError) as e:
+        raise FetchError("58000", f"{url}: {e}", "Check the network, the endpoint and the free space of MODEL_DIR.") from None
+    actual = h.hexdigest()
+    expected = expected_sha256 or (etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag.lower()) else "")
+    if expected and expected.lower() != actual:
+        raise FetchError("XX001", f"checksum mismatch for {os.path.basename(dst)}: expected sha256 {expected}, got {actual}",
+                         "Retry; if it persists, the server gives another file than the catalog names.")
+    return actual
+
+
+def smoke_test(folder, spec):
+    """Runs the new model once and checks its vector length against the catalog entry."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+    enc = Tokenizer.from_file(os.path.join(folder, "tokenizer.json")).encode("def parse(path): return json.load(open(path))")
+    session = ort.InferenceSession(os.path.join(folder, "model.onnx"), providers=["CPUExecutionProvider"])
+    feed = {"input_ids": np.array([enc.ids], np.int64), "attention_mask": np.ones((1, len(enc.ids)), np.int64),
+            "token_type_ids": np.zeros((1, len(enc.ids)), np.int64)}
+    inputs = {i.name for i in session.get_inputs()}
+    names = [o.name for o in session.get_outputs()]
+    wanted = spec["pooling"]["output"] if spec["pooling"]["output"] in names else names[0]
+    out = session.run([wanted], {k: v for k, v in feed.items() if k in inputs})[0]
+    if out.shape[-1] != spec["dims"] or not np.isfinite(out).all():
+        raise FetchError("XX001", f"the converted model gives vectors of {out.shape[-1]} numbers, the catalog says {spec['dims']}",
+                         "The checkpoint is not the model the catalog entry describes.")
+
+
+def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
+    """Downloads catalog model NAME's hub checkpoint (the weights checked against the catalog's
+    SHA-256), converts it and installs it as MODEL_DIR/NAME, renamed into place only when
+    complete and run once: on any error (or SIGTERM) nothing is installed."""
+    import signal
+    import tempfile
+    import time
+    spec = catalog_entry(name, catalog)
+    if spec is None:
+        raise FetchError("42704", f"model \"{name}\" is not in the catalog", "SELECT name FROM pg_embed_models(); lists it.")
+    checkpoint = spec.get("checkpoint")
+    if not checkpoint:
+        raise FetchError("0A000", f"model \"{name}\" is published as ONNX files, not as a checkpoint to convert",
+                         f"SELECT * FROM pg_embed_download('{name}'); installs it.")
+    import re
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}", name) or not re.fullmatch(r"[0-9a-f]{40}", spec.get("revision", "")):
+        raise FetchError("XX001", f"the catalog entry of \"{name}\" needs a plain name and a commit as its revision",
+                         "Fix the catalog entry.")
+    weights = [p for p in checkpoint["files"] if p.endswith((".bin", ".safetensors"))]
+    if not weights or not all(len(checkpoint["files"][p]) == 64 for p in weights):
+        raise FetchError("XX001", f"the catalog entry of \"{name}\" does not pin its weights by SHA-256", "Fix the catalog entry.")
+    deadline = time.monotonic() + timeout
+    # A fresh private folder (never a name someone could have prepared), removed on any exit.
+    staging = tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=model_dir)
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit("prepare_models.py: stopped by SIGTERM; nothing was installed"))
+    hub, out = os.path.join(staging, "hub"), os.path.join(staging, "model")
+    try:
+        base = f"{endpoint.rstrip('/')}/{spec['repo']}/resolve/{spec['revision']}"
+        for path, sha in checkpoint["files"].items():
+            if os.path.isabs(path) or ".." in path.split("/"):
+                raise FetchError("XX001", f"catalog file {path!r} is not a path inside the repository", "Fix the catalog entry.")
+            cap = (2 * spec["approx_mb"] << 20) if path in weights else 64 << 20
+            download(f"{base}/{path}", os.path.join(hub, path), sha, deadline, cap)
+        try:
+            convert_hub(hub, out, name, spec.get("input_template", ""))
+        except Unsupported as e:
+            raise FetchError("0A000", f"cannot convert model \"{name}\": {e}",
+                             "Use a model of a supported architecture, or convert it to ONNX yourself and register it.") from None
+        except SystemExit as e:
+            raise FetchError("XX001", f"cannot convert model \"{name}\": {e}", "The checkpoint's files do not fit together.") from None
+        except OSError as e:
+            raise FetchError("58000", f"cannot write model \"{name}\": {e}", "Check the free space of MODEL_DIR.") from None
+        smoke_test(out, spec)
+        for root, dirs, files in os.walk(out):
+            for entry in dirs + files:
+                path = os.path.join(root, entry)
+                if os.path.islink(path):
+                    raise FetchError("XX001", f"{path} is a symbolic link", "Nothing but the converted files may be installed.")
+                os.chmod(path, 0o755 if entry in dirs else 0o644)
+        os.chmod(out, 0o755)
+        dst, old = os.path.join(model_dir, name), os.path.join(staging, "replaced")
+        if os.path.exists(dst):
+            os.rename(dst, old)
+        try:
+            os.rename(out, dst)
+        except OSError:
+            if os.path.exists(old):
+                os.rename(old, dst)
+            raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(staging, ignore_errors=True)
+    return dst
+
+
 def main():
     kind = sys.argv[1] if len(sys.argv) > 1 else ""
-    if len(sys.argv) != {"safetensors": 5, "hub": 5, "onnx": 7, "int8": 4}.get(kind):
+    if len(sys.argv) != {"safetensors": 5, "hub": 5, "fetch": 4, "onnx": 7, "int8": 4}.get(kind):
         sys.exit(__doc__)
     if kind == "safetensors":
         src, out, name = sys.argv[2:5]
@@ -576,18 +744,20 @@ def main():
                        ["config.json"])
     elif kind == "hub":
         src, out, name = sys.argv[2:5]
-        cfg = json.load(open(os.path.join(src, "config.json")))
-        if cfg.get("model_type") in T5_TYPES:
-            graph = t5_encoder_graph(read_weights(src), cfg)
-        elif cfg.get("model_type") in LAYER_WEIGHTS:
-            graph = encoder_graph(read_weights(src), cfg)
-        else:
-            sys.exit(f"prepare_models.py: model_type {cfg.get('model_type')!r} is not supported "
-                     f"(supported: {', '.join(sorted([*LAYER_WEIGHTS, *T5_TYPES]))})")
-        write_variants(graph, src, out, name, ["config.json"])
-        if not os.path.exists(os.path.join(out, "tokenizer.json")):
-            import make_tokenizer
-            make_tokenizer.build(src).save(os.path.join(out, "tokenizer.json"))
+        spec = catalog_entry(name) or {}
+        try:
+            convert_hub(src, out, name, spec.get("input_template", ""))
+        except Unsupported as e:
+            sys.exit(f"prepare_models.py: {e}")
+    elif kind == "fetch":
+        name, model_dir = sys.argv[2:4]
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        catalog = os.environ.get("PG_EMBED_CATALOG", CATALOG)
+        timeout = float(os.environ.get("PG_EMBED_FETCH_TIMEOUT", "3600"))
+        try:
+            print(f"installed: {fetch(name, model_dir, endpoint, catalog, timeout)}")
+        except FetchError as e:
+            sys.exit(f"prepare_models.py: ERROR ({e.sqlstate}): {e}\nHINT: {e.hint}\nNothing was installed.")
     elif kind == "onnx":
         path, output, tokenizer_dir, out, name = sys.argv[2:7]
         write_variants(token_states_graph(path, output), tokenizer_dir, out, name)

@@ -105,6 +105,9 @@ for stage in $stages; do
       step "vectorizers and their background workers (tests/vectorize/run.sh)"
       set +e; tests/vectorize/run.sh; rc8=$?; set -e
       if [ $rc = 0 ]; then rc=$rc8; fi
+      step "hub checkpoints become models (tests/hub/convert.sh)"
+      set +e; tests/hub/convert.sh; rc9=$?; set -e
+      if [ $rc = 0 ]; then rc=$rc9; fi
       step "Debian package (tests/package/run.sh)"
       set +e; tests/package/run.sh; rc7=$?; set -e
       if [ $rc = 0 ]; then rc=$rc7; fi

@@ -109,6 +109,11 @@ pub fn raise(e: EngineError) -> ! {
             Some("The sample is the non-NULL texts of the first column of the sample query, up to sample_size rows.".into()),
             Some("Point the sample query at a table with more texts; a few thousand texts like those you embed work best.".into()),
         ),
+        EngineError::NeedsConversion(model) => (
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            Some("Its repository holds PyTorch weights and slow-tokenizer files; pg_embed loads ONNX graphs and tokenizer.json, and converting takes minutes and Python, which a database backend should not run.".into()),
+            Some(format!("As the owner of pg_embed.model_dir, from pg_embed's source tree and with its Python tools (numpy, onnx, onnxruntime, tokenizers), run: scripts/prepare_models.py fetch {model} <model_dir> (README, Models); it downloads, verifies, converts and installs the model.")),
+        ),
         EngineError::Download { .. } => (
             ERRCODE_SYSTEM_ERROR,
             Some("Nothing was installed.".into()),

@@ -106,6 +106,9 @@ fn pg_embed_register_model(
         approx_mb: 1,
         hub_files: Default::default(),
         sha256: Default::default(),
+        checkpoint: None,
+        input_template: String::new(),
+        published_quality: String::new(),
     };
     runtime::register(&spec).or_raise();
     runtime::tables::upsert_user_model(&spec, pooling);

@@ -113,6 +113,9 @@ fn spec_from_row(row: &spi::SpiHeapTupleData) -> spi::Result<ModelSpec> {
         approx_mb: 1,
         hub_files: Default::default(),
         sha256: Default::default(),
+        checkpoint: None,
+        input_template: String::new(),
+        published_quality: String::new(),
     })
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Architecture parity of hub checkpoints converted by scripts/prepare_models.py ("hub"):
-RoBERTa, the architecture of CodeBERT, UniXcoder and CodeBERTa, and DistilBERT.
+RoBERTa, the architecture of CodeBERT, UniXcoder and CodeBERTa, and DistilBERT; UniXcoder also in
+its encoder-only mode, against its authors' input layout and forward pass.
 
 The hub is not reachable here, so each checkpoint is made with transformers: the shape of the
 real models (hidden size 768, 12 heads, intermediate 3,072, padding id 1 with positions from 2,
@@ -58,14 +59,38 @@ def hub_saver(model):
     return save
 
 
-def roberta(positions):
+def roberta(positions, type_vocab_size=1):
     def make(vocab_size):
         model = RobertaModel(RobertaConfig(vocab_size=vocab_size, hidden_size=768, num_attention_heads=12,
                                            num_hidden_layers=2, intermediate_size=3072, pad_token_id=1, bos_token_id=0,
-                                           eos_token_id=2, type_vocab_size=1, layer_norm_eps=1e-5,
+                                           eos_token_id=2, type_vocab_size=type_vocab_size, layer_norm_eps=1e-5,
                                            max_position_embeddings=positions), add_pooling_layer=False)
         return model, mean_pooled(model), hub_saver(model)
     return make
+
+
+def unixcoder(vocab_size):
+    """UniXcoder-base's shape (1,026 positions, 10 token types) and its authors' forward pass
+    (UniXcoder/unixcoder.py in microsoft/CodeBERT): the attention mask of every token pair whose
+    ids are both not padding, then the mean of the token states over the non-padding tokens."""
+    model, _, save = roberta(1026, type_vocab_size=10)(vocab_size)
+
+    def run(ids, _mask):
+        with torch.no_grad():
+            source = torch.from_numpy(ids)
+            mask = source.ne(1)
+            h = model(source, attention_mask=mask.unsqueeze(1) * mask.unsqueeze(2))[0]
+            v = (h * mask.unsqueeze(-1)).sum(1) / mask.sum(-1).unsqueeze(-1)
+        v = v.numpy()
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    return model, run, save
+
+
+def unixcoder_ids(slow, text, max_length):
+    """UniXcoder's encoder-only input, as its authors' tokenize() builds it."""
+    tokens = slow.tokenize(text)[:max_length - 4]
+    tokens = [slow.cls_token, "<encoder-only>", slow.sep_token] + tokens + [slow.sep_token]
+    return slow.convert_tokens_to_ids(tokens)
 
 
 def distilbert(vocab_size):
@@ -123,6 +148,7 @@ CASES = [
     ("distilbert-512", distilbert, "wordpiece", 0, 512, "mean"),
     ("codet5p-relu", codet5p("relu"), "bpe", 1, 512, "pooled"),
     ("t5-gated-gelu", codet5p("gated-gelu"), "bpe", 1, 512, "pooled"),
+    ("unixcoder", unixcoder, "bpe-unixcoder", 1, 512, "mean"),
 ]
 
 
@@ -172,7 +198,7 @@ def pooled(hidden, mask):
 # The catalog model whose shape each case has: its converted folder, put under that name, is
 # loaded by the catalog's entry (dims, pooling, output, token limit) through SQL.
 CATALOG = {"roberta-514": "codebert-base", "distilbert-512": "distilbert-base-uncased",
-           "codet5p-relu": "codet5p-110m-embedding"}
+           "codet5p-relu": "codet5p-110m-embedding", "unixcoder": "unixcoder-base"}
 
 
 def sql_vectors(dsn, folder, name, max_tokens, pooling, dims, texts, register=True):
@@ -201,8 +227,9 @@ def check_case(tmp, vocab_dir, label, make, pad, max_tokens, pooling, texts, dsn
     outs = {}
     for fmt in ("safetensors", "bin"):
         outs[fmt] = os.path.join(tmp, "models", f"{label}-{fmt}")
-        subprocess.run([sys.executable, PREPARE, "hub", os.path.join(folder, fmt), outs[fmt], label], check=True,
-                       stdout=subprocess.DEVNULL)
+        # Converted under its catalog name, so the entry's input_template (UniXcoder's) applies.
+        subprocess.run([sys.executable, PREPARE, "hub", os.path.join(folder, fmt), outs[fmt], CATALOG.get(label, label)],
+                       check=True, stdout=subprocess.DEVNULL)
     same_graph = open(os.path.join(outs["safetensors"], "model.onnx"), "rb").read() == \
         open(os.path.join(outs["bin"], "model.onnx"), "rb").read()
     print(f"{label}: the graphs converted from model.safetensors and from pytorch_model.bin are "
@@ -216,7 +243,10 @@ def check_case(tmp, vocab_dir, label, make, pad, max_tokens, pooling, texts, dsn
     else:
         slow = BertTokenizer(os.path.join(vocab_dir, "vocab.txt"), do_lower_case=True)
     encs = [tok.encode(t) for t in texts]
-    ref_ids = [slow(t, truncation=True, max_length=max_tokens)["input_ids"] for t in texts]
+    if label == "unixcoder":
+        ref_ids = [unixcoder_ids(slow, t, max_tokens) for t in texts]
+    else:
+        ref_ids = [slow(t, truncation=True, max_length=max_tokens)["input_ids"] for t in texts]
     same_ids = sum(e.ids == r for e, r in zip(encs, ref_ids))
     session = ort.InferenceSession(os.path.join(out, "model.onnx"), providers=["CPUExecutionProvider"])
 
@@ -268,13 +298,20 @@ def main():
     texts = texts_all[:60] + long_texts() + ["", "x", "<mask> fills a </s> gap"]
     tmp = keep or tempfile.mkdtemp(prefix="pg_embed-parity-")
     os.makedirs(tmp, exist_ok=True)
-    vocabs = {"bpe": os.path.join(tmp, "vocab-bpe"), "wordpiece": os.path.join(tmp, "vocab-wordpiece")}
+    vocabs = {"bpe": os.path.join(tmp, "vocab-bpe"), "wordpiece": os.path.join(tmp, "vocab-wordpiece"),
+              "bpe-unixcoder": os.path.join(tmp, "vocab-bpe-unixcoder")}
     for d in vocabs.values():
         os.makedirs(d, exist_ok=True)
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(texts_all, vocab_size=8000, min_frequency=2,
                             special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
     bpe.save_model(vocabs["bpe"])
+    # UniXcoder's vocabulary holds its mode tokens.
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(texts_all, vocab_size=8000, min_frequency=2,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>", "<encoder-only>", "<decoder-only>",
+                                            "<encoder-decoder>"])
+    bpe.save_model(vocabs["bpe-unixcoder"])
     model_dir = os.environ.get("PG_EMBED_MODEL_DIR", "/var/lib/pg_embed-dev/models")
     wordpiece = Tokenizer.from_file(os.path.join(model_dir, "all-MiniLM-L6-v2", "tokenizer.json")).get_vocab(False)
     with open(os.path.join(vocabs["wordpiece"], "vocab.txt"), "w", encoding="utf-8") as f:

@@ -57,6 +57,26 @@ pub struct ModelSpec {
     /// Expected SHA-256 of files, by local name, where known.
     #[serde(default)]
     pub sha256: std::collections::BTreeMap<String, String>,
+    /// For a model its repository publishes as a training checkpoint (weights, config.json,
+    /// slow-tokenizer files) rather than ONNX: the files `scripts/prepare_models.py fetch`
+    /// downloads and converts, by path in the repository at `revision`, each with its SHA-256
+    /// (empty where no public listing gives it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    /// The special tokens the model's authors put around a text, with `$A` for the text, when
+    /// they differ from the tokenizer's own (UniXcoder's `<s> <encoder-only> </s> $A </s>`).
+    /// The converter writes it into `tokenizer.json`; loading checks that the file follows it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub input_template: String,
+    /// Published retrieval quality, with its source, that ranks the model among its role's
+    /// preferences.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub published_quality: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Checkpoint {
+    pub files: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -144,6 +164,25 @@ impl ModelSpec {
         if self.approx_mb == 0 {
             p.push("approx_mb is 0".into());
         }
+        if let Some(c) = &self.checkpoint {
+            if !c.files.contains_key("config.json") {
+                p.push("checkpoint.files lacks config.json".into());
+            }
+            if !(self.revision.len() == 40 && self.revision.bytes().all(|b| b.is_ascii_hexdigit())) {
+                p.push("a checkpoint's revision must be a commit (40 hex digits)".into());
+            }
+            for (path, sha) in &c.files {
+                if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+                    p.push(format!("checkpoint file {path:?} is not a plain relative path"));
+                }
+                if !(sha.is_empty() || (sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))) {
+                    p.push(format!("checkpoint file {path}: sha256 is not 64 hex digits"));
+                }
+            }
+        }
+        if !self.input_template.is_empty() && self.input_template.split_whitespace().filter(|w| *w == "$A").count() != 1 {
+            p.push("input_template must hold $A exactly once".into());
+        }
         p
     }
 
@@ -190,8 +229,20 @@ mod tests {
         for wanted in [
             "unixcoder-base", "codet5p-110m-embedding", "codebert-base", "all-MiniLM-L6-v2",
             "all-MiniLM-L12-v2", "all-mpnet-base-v2", "distilbert-base-uncased", "paraphrase-MiniLM-L3-v2",
+            "codeberta-small-v1", "jina-embeddings-v2-base-code",
         ] {
             assert!(names.contains(&wanted), "catalog lacks {wanted}");
+        }
+        // A checkpoint's weights are pinned by checksum; ONNX downloads by their hub paths.
+        for m in &cat.models {
+            match &m.checkpoint {
+                Some(c) => {
+                    let weights: Vec<_> = c.files.iter().filter(|(p, _)| p.ends_with(".bin") || p.ends_with(".safetensors")).collect();
+                    assert!(!weights.is_empty() && weights.iter().all(|(_, sha)| sha.len() == 64), "{}: {weights:?}", m.name);
+                    assert!(m.hub_files.is_empty(), "{}: a checkpoint model has no ONNX files on the hub", m.name);
+                }
+                None => assert!(m.hub_files.contains_key(&m.files.fp32), "{}", m.name),
+            }
         }
         let mut sorted = names.clone();
         sorted.sort();

@@ -71,6 +71,9 @@ pub fn download(spec: &ModelSpec, model_dir: &Path, endpoint: Option<&str>, limi
     let started = Instant::now();
     let Limits { timeout, stop } = limits;
     validate_name(&spec.name)?;
+    if spec.checkpoint.is_some() {
+        return Err(EngineError::NeedsConversion(spec.name.clone()));
+    }
     let fail = |reason: String| EngineError::Download { model: spec.name.clone(), reason };
     let pid = std::process::id();
     let cache = model_dir.join(format!(".download-cache-{}-{pid}", spec.name));

@@ -72,6 +72,10 @@ pub enum EngineError {
     #[error("model \"{model}\" does not fit in pg_embed.memory_limit ({limit_mb} MB)")]
     MemoryLimit { model: String, need_mb: u64, limit_mb: u64, held_mb: u64 },
 
+    /// The model's repository has no ONNX files: its checkpoint is converted by a command.
+    #[error("model \"{0}\" is published as a checkpoint that must be converted, not as ONNX files")]
+    NeedsConversion(String),
+
     /// Fetching a model's files failed (network, server, disk).
     #[error("could not download model \"{model}\": {reason}")]
     Download { model: String, reason: String },

@@ -98,6 +98,16 @@ impl Embedder {
         let env = crate::ortlib::ensure_loaded(&opts.runtime_library)?;
         let paths = crate::files::locate(spec, &opts.model_dir, opts.precision)?;
         let tokenizer = TextTokenizer::from_file(&spec.name, &paths.tokenizer, spec.max_tokens)?;
+        // A model its authors run with other special tokens than its tokenizer's own (UniXcoder's
+        // mode token) gives other vectors without them: refuse a tokenizer.json that lacks them.
+        let template = spec.input_template.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !template.is_empty() && tokenizer.layout() != template {
+            return Err(EngineError::ModelFileInvalid {
+                model: spec.name.clone(),
+                path: paths.tokenizer.clone(),
+                reason: format!("it puts \"{}\" around a text, the model expects \"{template}\" (build it with scripts/prepare_models.py fetch or scripts/make_tokenizer.py --template)", tokenizer.layout()),
+            });
+        }
         let session = OnnxSession::load(&env, &spec.name, &paths.onnx, &spec.pooling.output, &opts.session)?;
         let identity = crate::files::identity(&paths);
         let mut embedder = Embedder {

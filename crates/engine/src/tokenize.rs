@@ -35,8 +35,11 @@ pub struct TextTokenizer {
     inner: Tokenizer,
     /// The same tokenizer without truncation, for the pieces of a text.
     whole: Tokenizer,
-    /// The model's special tokens around a text ([CLS] and [SEP], <s> and </s>, or none).
+    /// The model's special tokens around a text ([CLS] and [SEP], <s> and </s>, UniXcoder's
+    /// <s> <encoder-only> </s> and </s>, or none), in order.
     specials: Vec<u32>,
+    /// How many of `specials` come before the text.
+    head_len: usize,
     max_tokens: usize,
     /// Where this tokenizer's texts may be cut (checked when it is loaded).
     cuts: Cuts,
@@ -62,6 +65,7 @@ impl TextTokenizer {
             reason: e.to_string(),
         })?;
         let specials = inner.encode("", true).map(|e| e.get_ids().to_vec()).unwrap_or_default();
+        let head_len = head_len_of(&inner, specials.len());
         inner
             .with_truncation(Some(TruncationParams {
                 max_length: max_tokens,
@@ -75,7 +79,7 @@ impl TextTokenizer {
                 reason: e.to_string(),
             })?;
         let (cuts, unk) = checked_cuts(&whole);
-        Ok(TextTokenizer { inner, whole, specials, max_tokens, cuts, unk })
+        Ok(TextTokenizer { inner, whole, specials, head_len, max_tokens, cuts, unk })
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -141,11 +145,7 @@ impl TextTokenizer {
     }
 
     fn head_tail(&self) -> (&[u32], &[u32]) {
-        match self.specials.len() {
-            0 => (&[][..], &[][..]),
-            1 => (&self.specials[..1], &[][..]),
-            _ => (&self.specials[..1], &self.specials[1..]),
-        }
+        self.specials.split_at(self.head_len)
     }
 
     fn pieces<'a>(&'a self, text: &'a str, piece_bytes: usize) -> Pieces<'a> {
@@ -157,6 +157,14 @@ impl TextTokenizer {
     pub fn count(&self, text: &str) -> Result<usize> {
         let enc = self.whole.encode_fast(text, false).map_err(|e| EngineError::Tokenize(e.to_string()))?;
         Ok(enc.len() + self.specials.len())
+    }
+
+    /// The special tokens put around a text, written as a catalog entry's `input_template`
+    /// (`<s> <encoder-only> </s> $A </s>`).
+    pub fn layout(&self) -> String {
+        let (head, tail) = self.head_tail();
+        let name = |id: &u32| self.inner.id_to_token(*id).unwrap_or_else(|| format!("[{id}]"));
+        head.iter().map(name).chain(std::iter::once("$A".to_string())).chain(tail.iter().map(name)).collect::<Vec<_>>().join(" ")
     }
 
     /// How many special tokens the model puts around a text.
@@ -299,6 +307,20 @@ impl Windows<'_> {
         ids.extend_from_slice(self.tail);
         self.emitted += 1;
         Ok(Tokens { type_ids: reserve::filled(len, 0, "token ids")?, ids, truncated: false })
+    }
+}
+
+/// How many of a tokenizer's `n_specials` special tokens its post-processor puts before a text:
+/// the special tokens in front of the first token of a probe text. All of them for a template
+/// that puts none after; one (the usual [CLS] or <s>) if the probe tells nothing.
+fn head_len_of(tokenizer: &Tokenizer, n_specials: usize) -> usize {
+    let Ok(enc) = tokenizer.encode("a", true) else { return n_specials.min(1) };
+    let mask = enc.get_special_tokens_mask();
+    let head = mask.iter().take_while(|&&m| m == 1).count();
+    if head == mask.len() {
+        n_specials.min(1)
+    } else {
+        head.min(n_specials)
     }
 }
 
@@ -496,6 +518,54 @@ mod tests {
             "model": {"type": "BPE", "vocab": ids, "merges": merges},
         });
         config.to_string().parse().unwrap()
+    }
+
+    /// UniXcoder's encoder-only layout: three special tokens before the text, one after.
+    #[test]
+    fn a_template_with_a_mode_token_wraps_every_window() {
+        let mut config: serde_json::Value = byte_level_bpe().to_string(false).unwrap().parse().unwrap();
+        let n = config["model"]["vocab"].as_object().unwrap().len() as u32;
+        let (s, mode, end) = (n, n + 1, n + 2);
+        config["added_tokens"] = serde_json::json!([
+            {"id": s, "content": "<s>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+            {"id": mode, "content": "<encoder-only>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+            {"id": end, "content": "</s>", "special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false},
+        ]);
+        config["post_processor"] = serde_json::json!({
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"SpecialToken": {"id": "<encoder-only>", "type_id": 0}},
+                       {"SpecialToken": {"id": "</s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                       {"SpecialToken": {"id": "</s>", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {
+                "<s>": {"id": "<s>", "ids": [s], "tokens": ["<s>"]},
+                "<encoder-only>": {"id": "<encoder-only>", "ids": [mode], "tokens": ["<encoder-only>"]},
+                "</s>": {"id": "</s>", "ids": [end], "tokens": ["</s>"]},
+            },
+        });
+        let path = std::env::temp_dir().join(format!("pg_embed-template-{}.json", std::process::id()));
+        std::fs::write(&path, config.to_string()).unwrap();
+        let tok = TextTokenizer::from_file("t", &path, 16).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(tok.head_tail(), (&[s, mode, end][..], &[end][..]));
+        assert_eq!(tok.layout(), "<s> <encoder-only> </s> $A </s>");
+        assert_eq!(tok.special_count(), 4);
+        let text = "the thin cat in the hat ".repeat(10);
+        let expected = tok.encode_windows(&text).unwrap();
+        assert!(expected.len() > 2);
+        let mut windows = tok.windows(&text, 7);
+        let mut got = Vec::new();
+        while let Some(w) = windows.next(&mut || {}).unwrap() {
+            assert_eq!(&w.ids[..3], &[s, mode, end]);
+            assert_eq!(w.ids.last(), Some(&end));
+            assert!(w.ids.len() <= 16);
+            got.push(w.ids);
+        }
+        assert_eq!(got, expected.into_iter().map(|w| w.ids).collect::<Vec<_>>());
+        let first = tok.encode_truncated(&text, 7, &mut || {}).unwrap();
+        assert_eq!(first.ids, tok.encode(&text).unwrap().ids);
+        assert_eq!((first.ids.len(), &first.ids[..3], first.ids.last()), (16, &[s, mode, end][..], Some(&end)));
+        assert!(first.truncated);
     }
 
     #[test]

@@ -22,8 +22,11 @@ SELECT * FROM pg_embed_download('paraphrase-MiniLM-L3-v2');
 SELECT name, files_present FROM pg_embed_models WHERE name = 'paraphrase-MiniLM-L3-v2';
 SELECT count(*) AS leftovers FROM pg_ls_dir('@faults@/download') AS f WHERE f <> 'all-MiniLM-L6-v2';
 
--- A model the server does not have, and names that try to leave the model directory.
+-- A model the server does not have, a model published as a checkpoint (converted by a
+-- command, not here), and names that try to leave the model directory.
 SET pg_embed.hub_endpoint = '@hub@';
+SELECT * FROM pg_embed_download('jina-embeddings-v2-base-code');
+\echo :LAST_ERROR_SQLSTATE
 SELECT * FROM pg_embed_download('unixcoder-base');
 \echo :LAST_ERROR_SQLSTATE
 SELECT * FROM pg_embed_download('../../etc/passwd');
