@@ -48,7 +48,10 @@ pub struct ModelSpec {
     /// Why int8 is or is not marked safe.
     pub int8_note: String,
     pub license: String,
-    /// Approximate size of the fp32 files, in megabytes.
+    /// Approximate memory the model needs in fp32, in megabytes, which routing compares with
+    /// the memory limit and the machine's free memory: the memory a backend held after loading
+    /// and running it where that was measured (the code models, `benches/code_models.py`),
+    /// otherwise the size of its fp32 files.
     pub approx_mb: u32,
     /// Where each local file is in the Hugging Face repository (for downloads and for reading
     /// a hub cache). Files without an entry are looked up under their local name.
