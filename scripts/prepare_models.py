@@ -699,6 +699,12 @@ def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
                 raise FetchError("XX001", f"catalog file {path!r} is not a path inside the repository", "Fix the catalog entry.")
             cap = (2 * spec["approx_mb"] << 20) if path in weights else 64 << 20
             download(f"{base}/{path}", os.path.join(hub, path), sha, deadline, cap)
+        with open(os.path.join(hub, "config.json"), encoding="utf-8") as f:
+            config = json.load(f)
+        for key, want in checkpoint.get("config", {}).items():
+            if config.get(key) != want:
+                raise FetchError("XX001", f"config.json of \"{name}\" says {key} = {config.get(key)!r}, the catalog {want!r}",
+                                 "The server gives another configuration than the model's; use a mirror you trust.")
         try:
             convert_hub(hub, out, name, spec.get("input_template", ""))
         except Unsupported as e:

@@ -9,8 +9,10 @@ vocabulary trained here on the repository's own texts, random seeded weights, an
 written as `pytorch_model.bin` (torch.save's zip of a pickle and raw storages, written here
 without torch) or `model.safetensors`, as the real repository has them. Only numpy and the
 `tokenizers` package are needed. Also writes CATALOG: the built-in catalog with these files'
-checksums and the loopback server's revision, so the download checks run against them, plus
-an entry whose checkpoint is of an architecture the converter does not support.
+checksums (where the real entry pins a file) and configuration values and the loopback
+server's revision, so the download checks run against them, plus an entry whose checkpoint is
+of an architecture the converter does not support and one whose served config.json differs
+from the catalog's values.
 
 Usage: checkpoints.py ROOT CATALOG_OUT REVISION
 """
@@ -233,22 +235,27 @@ def main():
         if missing:
             sys.exit(f"checkpoints.py: {name}: no test file for {missing}")
         spec["revision"] = revision
-        spec["checkpoint"]["files"] = {p: sha256(os.path.join(folder, p)) for p in files}
-    # A checkpoint of an architecture the converter does not know (GPT-2's), in CodeBERTa's
-    # layout, under a catalog entry of its own.
-    other = json.loads(json.dumps(entries["codeberta-small-v1"]))
-    other.update(name="unsupported-architecture", repo="example/unsupported-architecture")
-    src, dst = os.path.join(root, entries["codeberta-small-v1"]["repo"]), os.path.join(root, other["repo"])
-    os.makedirs(dst, exist_ok=True)
-    for p in other["checkpoint"]["files"]:
-        with open(os.path.join(src, p), "rb") as f:
-            data = f.read()
-        if p == "config.json":
-            data = json.dumps({**json.loads(data), "architectures": ["GPT2Model"], "model_type": "gpt2"}).encode()
-        with open(os.path.join(dst, p), "wb") as f:
-            f.write(data)
-    other["checkpoint"]["files"] = {p: sha256(os.path.join(dst, p)) for p in other["checkpoint"]["files"]}
-    catalog["models"].append(other)
+        # Pinned where the real entry pins (the weights), and the configuration values it checks.
+        spec["checkpoint"]["files"] = {p: sha256(os.path.join(folder, p)) if files[p] else "" for p in files}
+        spec["checkpoint"]["config"] = {k: cfg.get(k) for k in spec["checkpoint"].get("config", {})}
+    # CodeBERTa's files under two more entries: a checkpoint of an architecture the converter
+    # does not know (GPT-2's), and a served config.json that differs from the catalog's values.
+    for name, change, expect in (("unsupported-architecture", {"architectures": ["GPT2Model"], "model_type": "gpt2"}, True),
+                                 ("tampered-config", {"layer_norm_eps": 10.0}, False)):
+        other = json.loads(json.dumps(entries["codeberta-small-v1"]))
+        other.update(name=name, repo=f"example/{name}")
+        src, dst = os.path.join(root, entries["codeberta-small-v1"]["repo"]), os.path.join(root, other["repo"])
+        os.makedirs(dst, exist_ok=True)
+        for p in other["checkpoint"]["files"]:
+            with open(os.path.join(src, p), "rb") as f:
+                data = f.read()
+            if p == "config.json":
+                data = json.dumps({**json.loads(data), **change}).encode()
+            with open(os.path.join(dst, p), "wb") as f:
+                f.write(data)
+        if expect:
+            other["checkpoint"]["config"].update({k: v for k, v in change.items() if k in other["checkpoint"]["config"]})
+        catalog["models"].append(other)
     with open(catalog_out, "w", encoding="utf-8") as f:
         json.dump(catalog, f, indent=2)
 

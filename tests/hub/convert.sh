@@ -5,7 +5,7 @@
 # pytorch_model.bin, config.json, vocab.json + merges.txt..., no ONNX). Then, on a throwaway
 # cluster, embed_code routes to the installed models by the memory they need, UniXcoder's
 # encoder-only layout reaches the model through SQL, and the errors: a corrupt file, a missing
-# file, an unsupported architecture, a model published as ONNX, pg_embed_download() of a
+# file, an unsupported architecture, a config.json that differs from the catalog's values, a model published as ONNX, pg_embed_download() of a
 # checkpoint model, and a UniXcoder folder whose tokenizer.json lacks the mode token.
 # Prints "N passed, M failed".
 set -uo pipefail
@@ -46,6 +46,10 @@ if [ "$rc" != 0 ] && nothing_of codeberta-small-v1; then ok "the incomplete down
 out=$(fetch "$hub" unsupported-architecture); rc=$?
 check "an unsupported architecture is refused (0A000)" "ERROR \(0A000\): cannot convert model \"unsupported-architecture\": model_type 'gpt2' is not supported" "$rc $out"
 if [ "$rc" != 0 ] && nothing_of unsupported-architecture; then ok "the unsupported checkpoint installed nothing"; else bad "unsupported checkpoint left files"; fi
+
+out=$(fetch "$hub" tampered-config); rc=$?
+check "a config.json that differs from the catalog's values is refused (XX001)" "ERROR \(XX001\): config.json of \"tampered-config\" says layer_norm_eps = 10.0, the catalog 1e-05" "$rc $out"
+if [ "$rc" != 0 ] && nothing_of tampered-config; then ok "the tampered configuration installed nothing"; else bad "tampered configuration left files"; fi
 
 out=$(fetch "$hub" all-MiniLM-L12-v2); rc=$?
 check "a model published as ONNX is sent to pg_embed_download (0A000)" "ERROR \(0A000\).*HINT: SELECT \* FROM pg_embed_download\('all-MiniLM-L12-v2'\)" "$rc $(printf '%s' "$out" | tr '\n' ' ')"

@@ -80,6 +80,10 @@ pub struct ModelSpec {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Checkpoint {
     pub files: std::collections::BTreeMap<String, String>,
+    /// Values the repository's config.json must hold (from public copies of it): the
+    /// converter refuses a config.json that differs, since no public listing pins its checksum.
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -170,6 +174,9 @@ impl ModelSpec {
         if let Some(c) = &self.checkpoint {
             if !c.files.contains_key("config.json") {
                 p.push("checkpoint.files lacks config.json".into());
+            }
+            if !c.config.contains_key("model_type") || !c.config.contains_key("vocab_size") {
+                p.push("checkpoint.config must give at least model_type and vocab_size".into());
             }
             if !(self.revision.len() == 40 && self.revision.bytes().all(|b| b.is_ascii_hexdigit())) {
                 p.push("a checkpoint's revision must be a commit (40 hex digits)".into());
