@@ -603,6 +603,14 @@ def catalog_entry(name, catalog=CATALOG):
         return next((m for m in json.load(f)["models"] if m["name"] == name), None)
 
 
+class Stopped(Exception):
+    """SIGTERM arrived during `fetch`."""
+
+
+def stop_on_sigterm(*_):
+    raise Stopped()
+
+
 class FetchError(Exception):
     """An error of `fetch`, with the SQLSTATE pg_embed_download() gives for the same failure."""
 
@@ -612,39 +620,58 @@ class FetchError(Exception):
 
 
 def download(url, dst, expected_sha256, deadline, max_bytes):
-    """Streams `url` to `dst`; checks the SHA-256 the catalog gives, or else the one the server
-    gives as a large file's ETag (which guards against corruption, not against the server).
-    Refuses a file over `max_bytes` and a transfer past `deadline` (time.monotonic()).
+    """Streams `url` to `dst`; checks the SHA-256 the catalog gives, or else the checksum the
+    server gives as the ETag: a large file's SHA-256, or a small file's git blob SHA-1 (which
+    guards against corruption, not against the server). Refuses a file over `max_bytes` and a
+    transfer past `deadline` (time.monotonic()), however slowly the server sends.
     Returns the file's SHA-256."""
     import hashlib
     import time
     import urllib.error
     import urllib.request
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    h, size = hashlib.sha256(), 0
+    h, blob, size = hashlib.sha256(), hashlib.sha1(), 0
     try:
-        with urllib.request.urlopen(url, timeout=max(1.0, deadline - time.monotonic())) as r, \
+        # Each wait on the socket is short, so the deadline is seen even when bytes trickle.
+        with urllib.request.urlopen(url, timeout=max(1.0, min(30.0, deadline - time.monotonic()))) as r, \
                 open(dst, "xb") as f:
-            etag = (r.headers.get("X-Linked-Etag") or r.headers.get("ETag") or "").strip('W/"')
-            for block in iter(lambda: r.read(1 << 20), b""):
+            etag = (r.headers.get("X-Linked-Etag") or r.headers.get("ETag") or "").strip('W/"').lower()
+            length = r.headers.get("Content-Length")
+            if length is not None and length.isdigit():
+                blob.update(b"blob %d\0" % int(length))
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError("57014", f"{url}: the download took longer than its time limit",
+                                     "Retry on a faster link, or raise PG_EMBED_FETCH_TIMEOUT (seconds).")
+                block = r.read1(1 << 16)
+                if not block:
+                    break
                 size += len(block)
                 if size > max_bytes:
                     raise FetchError("54000", f"{url}: larger than {max_bytes >> 20} MB, more than the catalog entry allows",
                                      "The server gives another file than the catalog names.")
-                if time.monotonic() > deadline:
-                    raise FetchError("57014", f"{url}: the download took longer than its time limit",
-                                     "Retry on a faster link, or raise PG_EMBED_FETCH_TIMEOUT (seconds).")
                 h.update(block)
+                blob.update(block)
                 f.write(block)
     except urllib.error.HTTPError as e:
         raise FetchError("58000", f"{url}: HTTP {e.code}" + (" (no such file at this revision)" if e.code == 404 else ""),
                          "Check the revision and the file list of the catalog entry, and HF_ENDPOINT if a mirror is used.") from None
+    except TimeoutError:
+        raise FetchError("57014", f"{url}: the server stopped sending", "Retry, or check HF_ENDPOINT.") from None
     except (urllib.error.URLError, OSError) as e:
         raise FetchError("58000", f"{url}: {e}", "Check the network, the endpoint and the free space of MODEL_DIR.") from None
     actual = h.hexdigest()
-    expected = expected_sha256 or (etag if len(etag) == 64 and all(c in "0123456789abcdef" for c in etag.lower()) else "")
-    if expected and expected.lower() != actual:
-        raise FetchError("XX001", f"checksum mismatch for {os.path.basename(dst)}: expected sha256 {expected}, got {actual}",
+    hexdigits = all(c in "0123456789abcdef" for c in etag)
+    if expected_sha256:
+        expected, got, kind = expected_sha256.lower(), actual, "sha256 (catalog)"
+    elif hexdigits and len(etag) == 64:
+        expected, got, kind = etag, actual, "sha256 (server)"
+    elif hexdigits and len(etag) == 40 and length is not None:
+        expected, got, kind = etag, blob.hexdigest(), "git blob sha1 (server)"
+    else:
+        expected = ""
+    if expected and expected != got:
+        raise FetchError("XX001", f"checksum mismatch for {os.path.basename(dst)}: expected {kind} {expected}, got {got}",
                          "Retry; if it persists, the server gives another file than the catalog names.")
     return actual
 
@@ -687,20 +714,26 @@ def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
     weights = [p for p in checkpoint["files"] if p.endswith((".bin", ".safetensors"))]
     if not weights or not all(len(checkpoint["files"][p]) == 64 for p in weights):
         raise FetchError("XX001", f"the catalog entry of \"{name}\" does not pin its weights by SHA-256", "Fix the catalog entry.")
+    if not checkpoint.get("config", {}).get("model_type"):
+        raise FetchError("XX001", f"the catalog entry of \"{name}\" gives no configuration values to check", "Fix the catalog entry.")
     deadline = time.monotonic() + timeout
-    # A fresh private folder (never a name someone could have prepared), removed on any exit.
-    staging = tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=model_dir)
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit("prepare_models.py: stopped by SIGTERM; nothing was installed"))
-    hub, out = os.path.join(staging, "hub"), os.path.join(staging, "model")
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm)
+    staging = None
     try:
+        # A fresh private folder (never a name someone could have prepared), removed on any exit.
+        staging = tempfile.mkdtemp(prefix=f".fetch-{name}-", dir=model_dir)
+        hub, out = os.path.join(staging, "hub"), os.path.join(staging, "model")
         base = f"{endpoint.rstrip('/')}/{spec['repo']}/resolve/{spec['revision']}"
         for path, sha in checkpoint["files"].items():
             if os.path.isabs(path) or ".." in path.split("/"):
                 raise FetchError("XX001", f"catalog file {path!r} is not a path inside the repository", "Fix the catalog entry.")
             cap = (2 * spec["approx_mb"] << 20) if path in weights else 64 << 20
             download(f"{base}/{path}", os.path.join(hub, path), sha, deadline, cap)
-        with open(os.path.join(hub, "config.json"), encoding="utf-8") as f:
-            config = json.load(f)
+        try:
+            with open(os.path.join(hub, "config.json"), encoding="utf-8") as f:
+                config = json.load(f)
+        except ValueError as e:
+            raise FetchError("XX001", f"config.json of \"{name}\" is not JSON: {e}", "The server gives another file.") from None
         for key, want in checkpoint.get("config", {}).items():
             if config.get(key) != want:
                 raise FetchError("XX001", f"config.json of \"{name}\" says {key} = {config.get(key)!r}, the catalog {want!r}",
@@ -710,10 +743,13 @@ def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
         except Unsupported as e:
             raise FetchError("0A000", f"cannot convert model \"{name}\": {e}",
                              "Use a model of a supported architecture, or convert it to ONNX yourself and register it.") from None
-        except SystemExit as e:
-            raise FetchError("XX001", f"cannot convert model \"{name}\": {e}", "The checkpoint's files do not fit together.") from None
+        except (Stopped, FetchError):
+            raise
         except OSError as e:
             raise FetchError("58000", f"cannot write model \"{name}\": {e}", "Check the free space of MODEL_DIR.") from None
+        except (SystemExit, Exception) as e:  # noqa: BLE001 (a converter's message, never a traceback)
+            raise FetchError("XX001", f"cannot convert model \"{name}\": {type(e).__name__}: {e}",
+                             "The checkpoint's files do not fit together, or MODEL_DIR ran out of space.") from None
         smoke_test(out, spec)
         for root, dirs, files in os.walk(out):
             for entry in dirs + files:
@@ -723,17 +759,24 @@ def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
                 os.chmod(path, 0o755 if entry in dirs else 0o644)
         os.chmod(out, 0o755)
         dst, old = os.path.join(model_dir, name), os.path.join(staging, "replaced")
-        if os.path.exists(dst):
-            os.rename(dst, old)
+        # No SIGTERM between the two renames: the installed model is never lost half-way.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
-            os.rename(out, dst)
-        except OSError:
-            if os.path.exists(old):
-                os.rename(old, dst)
-            raise
+            if os.path.exists(dst):
+                os.rename(dst, old)
+            try:
+                os.rename(out, dst)
+            except OSError:
+                if os.path.exists(old):
+                    os.rename(old, dst)
+                raise
+        finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     finally:
         signal.signal(signal.SIGTERM, previous)
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
     return dst
 
 
@@ -759,11 +802,24 @@ def main():
         name, model_dir = sys.argv[2:4]
         endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
         catalog = os.environ.get("PG_EMBED_CATALOG", CATALOG)
-        timeout = float(os.environ.get("PG_EMBED_FETCH_TIMEOUT", "3600"))
+        try:
+            timeout = float(os.environ.get("PG_EMBED_FETCH_TIMEOUT", "3600"))
+        except ValueError:
+            sys.exit("prepare_models.py: ERROR (22023): PG_EMBED_FETCH_TIMEOUT is not a number of seconds\n"
+                     "HINT: Unset it, or give e.g. 3600.\nNothing was installed.")
         try:
             print(f"installed: {fetch(name, model_dir, endpoint, catalog, timeout)}")
-        except FetchError as e:
-            sys.exit(f"prepare_models.py: ERROR ({e.sqlstate}): {e}\nHINT: {e.hint}\nNothing was installed.")
+        except Stopped:
+            e = FetchError("57014", "stopped by SIGTERM", "Run the command again.")
+        except FetchError as err:
+            e = err
+        except OSError as err:
+            e = FetchError("58000", f"{err}", "Check that MODEL_DIR exists, is writable and has free space.")
+        except Exception as err:  # noqa: BLE001 (a message, never a traceback)
+            e = FetchError("XX001", f"{type(err).__name__}: {err}", "The checkpoint's files or the catalog entry are not usable.")
+        else:
+            return
+        sys.exit(f"prepare_models.py: ERROR ({e.sqlstate}): {e}\nHINT: {e.hint}\nNothing was installed.")
     elif kind == "onnx":
         path, output, tokenizer_dir, out, name = sys.argv[2:7]
         write_variants(token_states_graph(path, output), tokenizer_dir, out, name)

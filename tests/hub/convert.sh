@@ -34,8 +34,16 @@ nothing_of() { [ ! -e "$models/$1" ] && [ -z "$(ls -A "$models" | grep '^\.fetch
 
 # --- errors: each installs nothing ---------------------------------------------------------
 out=$(fetch "$hub/corrupt" unixcoder-base); rc=$?
-check "a corrupt file is refused (XX001, checksum)" "ERROR \(XX001\): checksum mismatch for [a-z_]+\.[a-z]+: expected sha256 [0-9a-f]{64}, got [0-9a-f]{64}" "$rc $out"
+check "a corrupt file is refused (XX001, checksum)" "ERROR \(XX001\): checksum mismatch for [a-z_]+\.[a-z]+: expected sha256 \((server|catalog)\) [0-9a-f]{64}, got [0-9a-f]{64}" "$rc $out"
 if [ "$rc" != 0 ] && nothing_of unixcoder-base; then ok "the corrupt download installed nothing"; else bad "corrupt download left files" "$(ls -la "$models")"; fi
+
+out=$(fetch "$hub/corrupt/gitetag" codeberta-small-v1); rc=$?
+check "a corrupt small file is refused by its git blob checksum (XX001)" "ERROR \(XX001\): checksum mismatch for config.json: expected git blob sha1 \(server\) [0-9a-f]{40}" "$rc $out"
+if [ "$rc" != 0 ] && nothing_of codeberta-small-v1; then ok "the corrupt small file installed nothing"; else bad "corrupt small file left files"; fi
+
+out=$(PG_EMBED_FETCH_TIMEOUT=2 fetch "$hub/slow" codeberta-small-v1); rc=$?
+check "a download past PG_EMBED_FETCH_TIMEOUT stops (57014)" "ERROR \(57014\): .* took longer than its time limit" "$rc $out"
+if [ "$rc" != 0 ] && nothing_of codeberta-small-v1; then ok "the timed-out download installed nothing"; else bad "timed-out download left files"; fi
 
 mv "$dir/hub/huggingface/CodeBERTa-small-v1/merges.txt" "$dir/merges.txt"
 out=$(fetch "$hub" codeberta-small-v1); rc=$?
@@ -71,7 +79,8 @@ check "UniXcoder's tokenizer.json puts its encoder-only layout around a text" "^
 
 start_cluster "$dir/data" "$port" "pg_embed.model_dir = '$models'" || { bad "cluster start"; finish; exit 1; }
 q() { psql -X -q -At -h 127.0.0.1 -p "$port" -U postgres -d postgres -v VERBOSITY=verbose "$@" 2>&1; }
-q -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" >/dev/null
+q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION vector" -c "CREATE EXTENSION pg_embed" >/dev/null \
+  || { bad "CREATE EXTENSION pg_embed"; finish; exit 1; }
 
 # The code preferences ranked by published figures, with the small code model for tight memory
 # (README, Routing); the default list stays the 0.6.0 one, which routing pins record.

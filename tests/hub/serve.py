@@ -8,7 +8,8 @@ serves ROOT/<org>/<repo>/<path> with the headers hf-hub reads: ETag (the file's 
 the hub gives for large files), X-Repo-Commit, and Content-Range for Range requests.
 Under the prefix /corrupt the same files are served with one byte changed but the true ETag,
 to test checksum verification; under /slow they trickle (64 kB a second), to test cancelling
-and timing out a download.
+and timing out a download; under /gitetag small files carry the hub's ETag for files kept in
+git (their blob's SHA-1) instead of a SHA-256. The prefixes combine in that order.
 
 Usage: serve.py ROOT PORT_FILE    (listens on 127.0.0.1, a free port written to PORT_FILE)
 """
@@ -34,6 +35,17 @@ def sha256(path):
     return SHA[path]
 
 
+# Under /gitetag, files under this size get the ETag the hub gives a file kept in git rather
+# than in its large-file store: the SHA-1 of the git blob.
+SMALL = 10 << 20
+
+
+def git_blob_sha1(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 class Hub(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -46,6 +58,9 @@ class Hub(http.server.BaseHTTPRequestHandler):
         slow = path.startswith("/slow/")
         if slow:
             path = path[len("/slow"):]
+        gitetag = path.startswith("/gitetag/")
+        if gitetag:
+            path = path[len("/gitetag"):]
         m = re.fullmatch(r"/([^/]+)/([^/]+)/resolve/([^/]+)/(.+)", path)
         if not m or ".." in m.group(4):
             return self.send_error(404)
@@ -67,7 +82,7 @@ class Hub(http.server.BaseHTTPRequestHandler):
         if corrupt and start <= size // 2 <= end:
             body[size // 2 - start] ^= 0xFF
         self.send_response(206 if rng else 200)
-        self.send_header("ETag", '"%s"' % sha256(file))
+        self.send_header("ETag", '"%s"' % (git_blob_sha1(file) if gitetag and size < SMALL else sha256(file)))
         self.send_header("X-Repo-Commit", COMMIT)
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(len(body)))

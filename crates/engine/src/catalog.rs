@@ -50,8 +50,10 @@ pub struct ModelSpec {
     pub license: String,
     /// Approximate memory the model needs in fp32, in megabytes, which routing compares with
     /// the memory limit and the machine's free memory: the memory a backend held after loading
-    /// and running it where that was measured (the code models, `benches/code_models.py`),
-    /// otherwise the size of its fp32 files.
+    /// and running it where that was measured for routing (the 12-layer models and CodeBERTa,
+    /// `benches/code_models.py`), otherwise the size of its fp32 files. The MiniLM models keep
+    /// their file sizes on purpose: all-MiniLM-L6-v2 holds 159 MB, which would make it a
+    /// medium model, and it is the one a fully loaded machine falls back to.
     pub approx_mb: u32,
     /// Where each local file is in the Hugging Face repository (for downloads and for reading
     /// a hub cache). Files without an entry are looked up under their local name.
@@ -178,8 +180,8 @@ impl ModelSpec {
             if !c.config.contains_key("model_type") || !c.config.contains_key("vocab_size") {
                 p.push("checkpoint.config must give at least model_type and vocab_size".into());
             }
-            if !(self.revision.len() == 40 && self.revision.bytes().all(|b| b.is_ascii_hexdigit())) {
-                p.push("a checkpoint's revision must be a commit (40 hex digits)".into());
+            if !(self.revision.len() == 40 && self.revision.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))) {
+                p.push("a checkpoint's revision must be a commit (40 lower-case hex digits)".into());
             }
             for (path, sha) in &c.files {
                 if path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
