@@ -15,8 +15,11 @@ CPU per text: the backend's user + system CPU time (/proc/<pid>/stat) over the N
 one warm-up call that loads the model, divided by N. Held: bytes_held of pg_embed_models (the
 backend's resident memory growth while loading and running the model). One ONNX Runtime thread.
 
-Usage: code_models.py WORK_DIR [--dsn DSN] [--texts N]    (WORK_DIR needs about 6 GB; the
-       database server must run on this machine and read WORK_DIR)
+With --also FOLDER, a model folder with real weights (all-mpnet-base-v2's, made by
+make model-mpnet) is measured in the same run.
+
+Usage: code_models.py WORK_DIR [--dsn DSN] [--texts N] [--also FOLDER]...
+       (WORK_DIR needs about 6 GB; the database server must run on this machine and read it)
 """
 import argparse
 import json
@@ -105,6 +108,8 @@ def main():
     ap.add_argument("work")
     ap.add_argument("--dsn", default="host=127.0.0.1 port=25432 user=postgres dbname=postgres")
     ap.add_argument("--texts", type=int, default=200)
+    ap.add_argument("--also", action="append", default=[],
+                    help="a model folder with real weights to measure too, e.g. all-mpnet-base-v2's")
     a = ap.parse_args()
     texts_all = corpus()
     build(a.work, texts_all)
@@ -115,20 +120,28 @@ def main():
         with psycopg.connect(a.dsn) as conn:
             conn.execute("LOAD 'pg_embed'")
             os.symlink(os.path.join(conn.execute("SHOW pg_embed.model_dir").fetchone()[0], "all-MiniLM-L6-v2"), l6)
+    also = []
+    for folder in a.also:
+        link = os.path.join(model_dir, os.path.basename(folder.rstrip("/")))
+        if not os.path.exists(link):
+            os.symlink(os.path.abspath(folder), link)
+        also.append(os.path.basename(link))
     print(f"CPU: {cpu_model(cores=True)}; {len(texts)} code texts, one per call, one thread")
     print("| model | weights | tokens per text | fp32 CPU ms/text | × L6 | fp32 held MB | int8 CPU ms/text | × L6 | int8 held MB |")
     print("|---|---|---|---|---|---|---|---|---|")
+    with open(os.path.join(ROOT, "crates", "engine", "models.json"), encoding="utf-8") as f:
+        limits = {m["name"]: m["max_tokens"] for m in json.load(f)["models"]}
     base = {}
-    for model in ["all-MiniLM-L6-v2", *FULL]:
+    for model in ["all-MiniLM-L6-v2", *FULL, *also]:
         tok = Tokenizer.from_file(os.path.join(model_dir, model, "tokenizer.json"))
-        tok.enable_truncation(256 if model == "all-MiniLM-L6-v2" else 512)
+        tok.enable_truncation(limits[model])
         tokens = np.mean([len(tok.encode(t).ids) for t in texts])
         row = []
         for precision in ("fp32", "int8"):
             cpu, held = measure(a.dsn, model_dir, model, precision, texts)
             base.setdefault(precision, cpu)
             row += [f"{cpu:.1f}", f"{cpu / base[precision]:.1f}", f"{held:.0f}"]
-        kind = "real" if model == "all-MiniLM-L6-v2" else "random, full size"
+        kind = "random, full size" if model in FULL else "real"
         print(f"| {model} | {kind} | {tokens:.0f} | " + " | ".join(row) + " |", flush=True)
 
 

@@ -743,13 +743,8 @@ def fetch(name, model_dir, endpoint, catalog=CATALOG, timeout=3600):
         except Unsupported as e:
             raise FetchError("0A000", f"cannot convert model \"{name}\": {e}",
                              "Use a model of a supported architecture, or convert it to ONNX yourself and register it.") from None
-        except (Stopped, FetchError):
-            raise
-        except OSError as e:
-            raise FetchError("58000", f"cannot write model \"{name}\": {e}", "Check the free space of MODEL_DIR.") from None
-        except (SystemExit, Exception) as e:  # noqa: BLE001 (a converter's message, never a traceback)
-            raise FetchError("XX001", f"cannot convert model \"{name}\": {type(e).__name__}: {e}",
-                             "The checkpoint's files do not fit together, or MODEL_DIR ran out of space.") from None
+        except SystemExit as e:  # the converter's own message; other errors are main()'s to report
+            raise FetchError("XX001", f"cannot convert model \"{name}\": {e}", "The checkpoint's files do not fit together.") from None
         smoke_test(out, spec)
         for root, dirs, files in os.walk(out):
             for entry in dirs + files:
@@ -815,8 +810,9 @@ def main():
             e = err
         except OSError as err:
             e = FetchError("58000", f"{err}", "Check that MODEL_DIR exists, is writable and has free space.")
-        except Exception as err:  # noqa: BLE001 (a message, never a traceback)
-            e = FetchError("XX001", f"{type(err).__name__}: {err}", "The checkpoint's files or the catalog entry are not usable.")
+        except Exception as err:  # noqa: BLE001 (one line with a SQLSTATE, never a traceback)
+            e = FetchError("XX001", f"{type(err).__name__}: {err}",
+                           "The checkpoint's files or the catalog entry are not usable, or MODEL_DIR ran out of space.")
         else:
             return
         sys.exit(f"prepare_models.py: ERROR ({e.sqlstate}): {e}\nHINT: {e.hint}\nNothing was installed.")

@@ -90,7 +90,7 @@ check "the default preferences take UniXcoder, their first" "^unixcoder-base$" \
 check "ranked, room for it, CodeT5+ absent: embed_code takes UniXcoder" "^unixcoder-base$" \
   "$(q -c "$ranked" -c "SELECT pg_embed_role_model('code')" 2>/dev/null | grep -v NOTICE)"
 check "UniXcoder's vectors have 768 dimensions" "^768$" "$(q -c "SELECT vector_dims(embed_code('def f(x): return x'))" | grep -v NOTICE)"
-check "ranked, memory_limit 600MB: the smaller code model (CodeBERTa, 460 MB held)" "^codeberta-small-v1$" \
+check "ranked, memory_limit 600MB: the smaller code model (CodeBERTa, 490 MB held)" "^codeberta-small-v1$" \
   "$(q -c "$ranked" -c "SET pg_embed.memory_limit = '600MB'" -c "SELECT pg_embed_role_model('code')" | grep -v NOTICE)"
 check "ranked, memory_limit 300MB: the small general model" "^all-MiniLM-L6-v2$" \
   "$(q -c "$ranked" -c "SET pg_embed.memory_limit = '300MB'" -c "SELECT pg_embed_role_model('code')" | grep -v NOTICE)"
